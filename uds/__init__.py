@@ -1,0 +1,74 @@
+"""Unix domain sockets with everything they offer.
+
+Abstract addresses, fd-passing, peer and per-message credentials, seqpacket
+sockets, and integration with selectors loops, reactors and asyncio. The
+extension functions accept any socket, wrapper or raw fd and never take
+ownership of it.
+"""
+
+from uds._addr import AddrName, UnixSocketAddr
+from uds._credentials import ConnCredentials, ReceivedCredentials, SendCredentials
+from uds._errors import UnsupportedPlatformError
+from uds._fd import HasFileno
+from uds._fds import ReceivedFds
+from uds.ext import (
+    accept_unix_addr,
+    bind_unix_addr,
+    connect_from_to_unix_addr,
+    connect_to_unix_addr,
+    initial_pair_credentials,
+    initial_peer_credentials,
+    initial_peer_selinux_context,
+    local_unix_addr,
+    peek_from_unix_addr,
+    peek_vectored_from_unix_addr,
+    peer_pidfd,
+    peer_unix_addr,
+    recv_fds,
+    recv_fds_from,
+    recv_fds_into,
+    recv_from_unix_addr,
+    recv_vectored_from_unix_addr,
+    send_fds,
+    send_fds_to,
+    send_to_unix_addr,
+    send_vectored_to_unix_addr,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # addresses
+    "AddrName",
+    "UnixSocketAddr",
+    # credentials and received fds
+    "ConnCredentials",
+    "ReceivedCredentials",
+    "ReceivedFds",
+    "SendCredentials",
+    # errors and protocols
+    "HasFileno",
+    "UnsupportedPlatformError",
+    # extension functions
+    "accept_unix_addr",
+    "bind_unix_addr",
+    "connect_from_to_unix_addr",
+    "connect_to_unix_addr",
+    "initial_pair_credentials",
+    "initial_peer_credentials",
+    "initial_peer_selinux_context",
+    "local_unix_addr",
+    "peek_from_unix_addr",
+    "peek_vectored_from_unix_addr",
+    "peer_pidfd",
+    "peer_unix_addr",
+    "recv_fds",
+    "recv_fds_from",
+    "recv_fds_into",
+    "recv_from_unix_addr",
+    "recv_vectored_from_unix_addr",
+    "send_fds",
+    "send_fds_to",
+    "send_to_unix_addr",
+    "send_vectored_to_unix_addr",
+]

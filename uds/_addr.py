@@ -1,0 +1,312 @@
+"""UnixSocketAddr: a path, an abstract name or nothing, validated and immutable."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from functools import total_ordering
+from typing import NamedTuple, Optional, Union
+
+from uds import _platform
+
+__all__ = ["UnixSocketAddr", "AddrName", "AddrLike"]
+
+_SUN_PATH_LEN: int = _platform.current.SUN_PATH_LEN
+_HAS_ABSTRACT: bool = _platform.current.HAS_ABSTRACT_ADDRESSES
+
+UNNAMED = "unnamed"
+PATH = "path"
+ABSTRACT = "abstract"
+_KIND_ORDER = {UNNAMED: 0, PATH: 1, ABSTRACT: 2}
+
+_PRINTABLE = frozenset(range(0x20, 0x7F)) - {ord("\\")}
+
+
+class AddrName(NamedTuple):
+    """What an address names: ``kind`` is ``"unnamed"``, ``"path"`` or ``"abstract"``.
+
+    ``value`` is ``None``, a :class:`pathlib.Path` or the abstract name as ``bytes``.
+    """
+
+    kind: str
+    value: Union[pathlib.Path, bytes, None]
+
+
+def _escape(name: bytes) -> str:
+    return "".join(chr(b) if b in _PRINTABLE else f"\\x{b:02x}" for b in name)
+
+
+@total_ordering
+class UnixSocketAddr:
+    """The address of a unix socket: a filesystem path, an abstract name, or unnamed.
+
+    Instances are immutable, hashable and ordered (unnamed < path < abstract, then
+    by bytes). Build them with the ``new``/``from_*`` class methods; the constructor
+    is private.
+    """
+
+    __slots__ = ("_kind", "_raw")
+
+    _kind: str
+    _raw: bytes
+
+    def __init__(self, kind: str, raw: bytes, *, _validated: bool = False) -> None:
+        if not _validated:
+            raise TypeError("use UnixSocketAddr.new() or one of the from_*() constructors")
+        object.__setattr__(self, "_kind", kind)
+        object.__setattr__(self, "_raw", raw)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("UnixSocketAddr is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("UnixSocketAddr is immutable")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (self._kind, self._raw))
+
+    # Limits ----------------------------------------------------------------
+
+    @staticmethod
+    def max_path_len() -> int:
+        """The longest path, in bytes, that a socket can be bound or connected to.
+
+        One byte of ``sun_path`` is kept for the terminating NUL that other
+        programs expect to find.
+        """
+        return _SUN_PATH_LEN - 1
+
+    @staticmethod
+    def max_abstract_len() -> int:
+        """The longest abstract name in bytes (``sun_path`` minus the leading NUL)."""
+        return _SUN_PATH_LEN - 1
+
+    @staticmethod
+    def has_abstract_addresses() -> bool:
+        """Whether this OS has abstract addresses (Linux only)."""
+        return _HAS_ABSTRACT
+
+    # Constructors ----------------------------------------------------------
+
+    @classmethod
+    def new(cls, addr: AddrLike) -> UnixSocketAddr:
+        """Parse an address the way a user writes it.
+
+        ``"@name"`` (or ``b"@name"``) is abstract, ``""`` is unnamed, anything else
+        is a path; an existing :class:`UnixSocketAddr` is returned unchanged. A path
+        that really starts with ``@`` needs :meth:`from_path`.
+
+        Raises:
+            ValueError: the path or name is too long, or a path contains NUL.
+            TypeError: ``addr`` is not a str, bytes, path-like or address.
+        """
+        if isinstance(addr, UnixSocketAddr):
+            return addr
+        if isinstance(addr, str):
+            if not addr:
+                return cls.new_unspecified()
+            if addr[0] == "@":
+                return cls.from_abstract(addr[1:])
+            return cls.from_path(addr)
+        if isinstance(addr, (bytes, bytearray, memoryview)):
+            raw = bytes(addr)
+            if not raw:
+                return cls.new_unspecified()
+            if raw[:1] == b"@":
+                return cls.from_abstract(raw[1:])
+            return cls.from_path(raw)
+        if isinstance(addr, os.PathLike):
+            return cls.from_path(addr)
+        raise TypeError(f"cannot make a unix socket address from {type(addr).__name__}")
+
+    @classmethod
+    def from_path(
+        cls, path: Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
+    ) -> UnixSocketAddr:
+        """An address for the filesystem path ``path`` (relative or absolute).
+
+        Raises:
+            ValueError: ``path`` is empty, contains NUL or is longer than
+                :meth:`max_path_len` bytes once encoded.
+        """
+        raw = os.fsencode(path)
+        if not raw:
+            raise ValueError("a socket path cannot be empty (use new_unspecified() for unnamed)")
+        if b"\0" in raw:
+            raise ValueError(f"a socket path cannot contain NUL bytes: {raw!r}")
+        limit = _SUN_PATH_LEN - 1
+        if len(raw) > limit:
+            raise ValueError(
+                f"socket path is {len(raw)} bytes, longer than the limit of {limit}: {raw!r}"
+            )
+        return cls(PATH, raw, _validated=True)
+
+    @classmethod
+    def from_abstract(cls, name: Union[str, bytes]) -> UnixSocketAddr:
+        """An abstract address (Linux); ``name`` may hold any bytes, NUL included.
+
+        A ``str`` name is encoded as UTF-8.
+
+        Raises:
+            ValueError: the name is longer than :meth:`max_abstract_len` bytes.
+            UnsupportedPlatformError: the OS has no abstract addresses.
+        """
+        if not _HAS_ABSTRACT:
+            from uds._errors import UnsupportedPlatformError
+
+            raise UnsupportedPlatformError("abstract unix socket addresses")
+        raw = name.encode() if isinstance(name, str) else bytes(name)
+        limit = _SUN_PATH_LEN - 1
+        if len(raw) > limit:
+            raise ValueError(
+                f"abstract name is {len(raw)} bytes, longer than the limit of {limit}: {raw!r}"
+            )
+        return cls(ABSTRACT, raw, _validated=True)
+
+    @classmethod
+    def new_unspecified(cls) -> UnixSocketAddr:
+        """The unnamed address (that of an unbound socket or a socketpair end).
+
+        Binding to it asks Linux to autobind to a fresh abstract name.
+        """
+        return _UNNAMED
+
+    @classmethod
+    def from_raw_bytes(cls, raw: bytes) -> UnixSocketAddr:
+        """Parse ``sun_path`` bytes as the kernel gives them.
+
+        Empty is unnamed, a leading NUL marks an abstract name (all further bytes
+        belong to it), otherwise a path that ends at the first NUL.
+
+        Raises:
+            ValueError: the bytes are longer than ``sun_path``.
+        """
+        raw = bytes(raw)
+        if len(raw) > _SUN_PATH_LEN:
+            raise ValueError(f"{len(raw)} bytes do not fit in sun_path ({_SUN_PATH_LEN} bytes)")
+        if not raw:
+            return _UNNAMED
+        if raw[0] == 0:
+            return cls.from_abstract(raw[1:])
+        end = raw.find(b"\0")
+        path = raw if end < 0 else raw[:end]
+        if len(path) > _SUN_PATH_LEN - 1:
+            # The kernel accepts a path that fills sun_path without a NUL; keep it.
+            return cls(PATH, path, _validated=True)
+        return cls.from_path(path)
+
+    @classmethod
+    def from_std(cls, addr: Union[str, bytes, bytearray]) -> UnixSocketAddr:
+        """Convert what ``socket.getsockname()``/``recvfrom()`` return for AF_UNIX.
+
+        Raises:
+            OSError: ``addr`` is not a unix address (errno ``EAFNOSUPPORT``),
+                e.g. the tuple of an inet socket.
+        """
+        if isinstance(addr, str):
+            return cls.from_raw_bytes(os.fsencode(addr)) if addr else _UNNAMED
+        if isinstance(addr, (bytes, bytearray)):
+            return cls.from_raw_bytes(bytes(addr))
+        import errno
+
+        raise OSError(errno.EAFNOSUPPORT, f"not the address of a unix socket: {addr!r}")
+
+    # Queries ---------------------------------------------------------------
+
+    @property
+    def is_unnamed(self) -> bool:
+        """True for the address of an unbound socket or a socketpair end."""
+        return self._kind == UNNAMED
+
+    @property
+    def is_abstract(self) -> bool:
+        """True for an abstract (Linux) address."""
+        return self._kind == ABSTRACT
+
+    @property
+    def is_path(self) -> bool:
+        """True for a filesystem path."""
+        return self._kind == PATH
+
+    @property
+    def is_absolute_path(self) -> bool:
+        """True for a path that starts with ``/``."""
+        return self._kind == PATH and self._raw[:1] == b"/"
+
+    @property
+    def is_relative_path(self) -> bool:
+        """True for a path that does not start with ``/``."""
+        return self._kind == PATH and self._raw[:1] != b"/"
+
+    def as_pathname(self) -> Optional[pathlib.Path]:
+        """The path, or ``None`` when this is not a path address."""
+        return pathlib.Path(os.fsdecode(self._raw)) if self._kind == PATH else None
+
+    def as_abstract(self) -> Optional[bytes]:
+        """The abstract name without the leading NUL, or ``None``."""
+        return self._raw if self._kind == ABSTRACT else None
+
+    @property
+    def name(self) -> AddrName:
+        """The kind and value of the address as an :class:`AddrName`."""
+        if self._kind == PATH:
+            return AddrName(PATH, pathlib.Path(os.fsdecode(self._raw)))
+        if self._kind == ABSTRACT:
+            return AddrName(ABSTRACT, self._raw)
+        return AddrName(UNNAMED, None)
+
+    def as_raw_bytes(self) -> bytes:
+        """The ``sun_path`` bytes: the path, NUL plus name, or empty."""
+        if self._kind == ABSTRACT:
+            return b"\0" + self._raw
+        return self._raw
+
+    def to_std(self) -> Union[str, bytes]:
+        """The value that ``socket.bind``/``connect``/``sendto`` accept for this address.
+
+        A path is a ``str`` (as ``getsockname()`` returns it), an abstract name is
+        ``bytes`` with a leading NUL, unnamed is ``""``.
+        """
+        if self._kind == PATH:
+            return os.fsdecode(self._raw)
+        if self._kind == ABSTRACT:
+            return b"\0" + self._raw
+        return ""
+
+    # Dunders ---------------------------------------------------------------
+
+    def __str__(self) -> str:
+        if self._kind == PATH:
+            return os.fsdecode(self._raw)
+        if self._kind == ABSTRACT:
+            return "@" + _escape(self._raw)
+        return "(unnamed)"
+
+    def __repr__(self) -> str:
+        if self._kind == PATH:
+            return f"UnixSocketAddr.from_path({self._raw!r})"
+        if self._kind == ABSTRACT:
+            return f"UnixSocketAddr.from_abstract({self._raw!r})"
+        return "UnixSocketAddr.new_unspecified()"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UnixSocketAddr):
+            return NotImplemented
+        return self._kind == other._kind and self._raw == other._raw
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, UnixSocketAddr):
+            return NotImplemented
+        return (_KIND_ORDER[self._kind], self._raw) < (_KIND_ORDER[other._kind], other._raw)
+
+    def __hash__(self) -> int:
+        return hash((self._kind, self._raw))
+
+
+def _rebuild(kind: str, raw: bytes) -> UnixSocketAddr:
+    return UnixSocketAddr(kind, raw, _validated=True)
+
+
+_UNNAMED = UnixSocketAddr(UNNAMED, b"", _validated=True)
+
+AddrLike = Union[UnixSocketAddr, str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]

@@ -1,0 +1,171 @@
+"""Building and parsing control messages: pure functions over bytes, no sockets.
+
+The parsers take the ``ancdata`` list that ``socket.recvmsg`` returns and a
+platform module from :mod:`uds._sys`, so every OS's layouts can be tested here.
+Whatever the input, a parser either returns every fd it found (owned by the
+caller) or closes all of them before raising.
+"""
+
+from __future__ import annotations
+
+import socket
+from array import array
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+from uds import _platform
+from uds._credentials import ReceivedCredentials
+from uds._fd import FileDescriptorLike, fileno_of
+from uds._fds import ReceivedFds, close_all
+
+__all__ = [
+    "Cmsg",
+    "ParsedAncillary",
+    "rights_cmsg",
+    "fds_space",
+    "parse_ancillary",
+    "parse_fds",
+]
+
+Cmsg = Tuple[int, int, bytes]
+AncData = List[Tuple[int, int, bytes]]
+
+_sys = _platform.current
+_INT_SIZE = array("i").itemsize
+_SOL_SOCKET: int = _sys.SOL_SOCKET
+_SCM_RIGHTS: int = _sys.SCM_RIGHTS
+_MSG_CTRUNC: int = _sys.MSG_CTRUNC
+_SCM_MAX_FD: int = _sys.SCM_MAX_FD
+
+# Control data that may arrive whether or not the caller asked for it (a peer
+# cannot force it, but socket options set elsewhere can): room is always kept
+# for it so that it never pushes SCM_RIGHTS out of the buffer.
+_ALWAYS_RESERVED: int = sum(socket.CMSG_SPACE(size) for size in _sys.UNSOLICITED_CMSG_SIZES)
+_FDS_SPACE: tuple[int, ...] = tuple(
+    _ALWAYS_RESERVED + (socket.CMSG_SPACE(n * _INT_SIZE) if n else 0)
+    for n in range(_SCM_MAX_FD + 1)
+)
+
+
+def fds_space(max_fds: int) -> int:
+    """Bytes of control buffer for up to ``max_fds`` fds plus unsolicited data.
+
+    Raises:
+        ValueError: ``max_fds`` is negative or above the kernel's ``SCM_MAX_FD``.
+        TypeError: ``max_fds`` is not an int.
+    """
+    if type(max_fds) is not int:
+        raise TypeError(f"max_fds must be an int, not {type(max_fds).__name__}")
+    if not 0 <= max_fds <= _SCM_MAX_FD:
+        raise ValueError(f"max_fds must be between 0 and {_SCM_MAX_FD}, got {max_fds}")
+    return _FDS_SPACE[max_fds]
+
+
+def rights_cmsg(fds: Iterable[FileDescriptorLike]) -> Cmsg:
+    """An ``SCM_RIGHTS`` control message carrying ``fds`` (ints or objects with fileno()).
+
+    Raises:
+        TypeError: an element is not an int and has no ``fileno()``.
+        ValueError: an fd is negative, or there are more than ``SCM_MAX_FD``.
+    """
+    numbers = array("i")
+    append = numbers.append
+    for fd in fds:
+        if type(fd) is int and fd >= 0:
+            append(fd)
+        else:
+            append(fileno_of(fd))
+    if len(numbers) > _SCM_MAX_FD:
+        raise ValueError(
+            f"cannot send {len(numbers)} fds in one message: the kernel allows at most "
+            f"{_SCM_MAX_FD} (SCM_MAX_FD)"
+        )
+    return (_SOL_SOCKET, _SCM_RIGHTS, numbers.tobytes())
+
+
+def _ints(data: bytes) -> array[int]:
+    numbers = array("i")
+    # A trailing partial int cannot be an fd the kernel installed; ignore it.
+    numbers.frombytes(data[: len(data) - len(data) % _INT_SIZE])
+    return numbers
+
+
+def parse_fds(ancdata: AncData, msg_flags: int) -> ReceivedFds:
+    """The fds of ``SCM_RIGHTS`` messages in ``ancdata``; any other fd is closed.
+
+    The fast path of ``recv_fds``: everything but fds is dropped, and fds that
+    arrived in other kinds of control messages (pidfds) are closed.
+    """
+    truncated = bool(msg_flags & _MSG_CTRUNC)
+    if not ancdata:
+        return ReceivedFds((), truncated)
+    if len(ancdata) == 1:
+        level, kind, data = ancdata[0]
+        if level == _SOL_SOCKET and kind == _SCM_RIGHTS:
+            return ReceivedFds(_ints(data), truncated)
+    parsed = parse_ancillary(ancdata, msg_flags)
+    if parsed.pidfd is not None:
+        close_all((parsed.pidfd,))
+    return parsed.fds
+
+
+@dataclass
+class ParsedAncillary:
+    """Everything recognised in a list of control messages."""
+
+    fds: ReceivedFds
+    credentials: Optional[ReceivedCredentials] = None
+    pidfd: Optional[int] = None
+    security: Optional[bytes] = None
+    timestamp_ns: Optional[int] = None
+    unknown: list[Cmsg] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close every fd held (received fds and the pidfd)."""
+        pidfd, self.pidfd = self.pidfd, None
+        try:
+            self.fds.close()
+        finally:
+            if pidfd is not None:
+                close_all((pidfd,))
+
+
+def parse_ancillary(
+    ancdata: Sequence[Cmsg], msg_flags: int, platform: ModuleType = _sys
+) -> ParsedAncillary:
+    """Sort control messages into fds, credentials, pidfd, label and timestamp.
+
+    Unknown messages are kept raw in ``unknown``. When several messages of one
+    kind arrive, fds accumulate in order; a second pidfd is closed.
+
+    Raises:
+        ValueError: a message is malformed (say, short credentials); every fd
+            found so far, in any message, is closed first.
+    """
+    result = ParsedAncillary(ReceivedFds((), bool(msg_flags & platform.MSG_CTRUNC)))
+    try:
+        for level, kind, data in ancdata:
+            if level != platform.SOL_SOCKET:
+                result.unknown.append((level, kind, data))
+            elif kind == platform.SCM_RIGHTS:
+                result.fds.extend(_ints(data))
+            elif kind == getattr(platform, "SCM_PIDFD", None):
+                numbers = _ints(data)
+                if result.pidfd is None and numbers:
+                    result.pidfd = numbers.pop(0)
+                close_all(numbers)
+            elif kind == getattr(platform, "SCM_CREDENTIALS", None):
+                result.credentials = ReceivedCredentials(*platform.parse_scm_credentials(data))
+            elif kind == getattr(platform, "SCM_SECURITY", None):
+                result.security = bytes(data).rstrip(b"\0")
+            elif kind == getattr(platform, "SCM_TIMESTAMPNS", None):
+                result.timestamp_ns = platform.parse_timespec_ns(data)
+            elif kind == getattr(platform, "SCM_TIMESTAMP", None):
+                result.timestamp_ns = platform.parse_timeval_ns(data)
+            else:
+                result.unknown.append((level, kind, data))
+    except BaseException:
+        result.close()
+        raise
+    return result

@@ -1,0 +1,311 @@
+"""Extension functions: unix-socket features for any socket, wrapper or raw fd.
+
+None of them takes ownership of ``sock`` or changes its blocking mode, timeout
+or flags (see :mod:`uds._fd`). Sockets they *create* are close-on-exec and are
+ordinary :class:`socket.socket` objects owned by the caller.
+"""
+
+from __future__ import annotations
+
+import _socket
+import errno
+import socket
+from typing import Iterable, Optional
+
+from uds import _platform
+from uds._addr import AddrLike, UnixSocketAddr
+from uds._ancillary import Buffer, WritableBuffer, as_buffers, recv_ancillary, send_ancillary
+from uds._cmsg import fds_space, parse_fds, rights_cmsg
+from uds._fd import FileDescriptorLike, call_on
+from uds._fds import ReceivedFds
+
+__all__ = [
+    "local_unix_addr",
+    "peer_unix_addr",
+    "bind_unix_addr",
+    "connect_to_unix_addr",
+    "connect_from_to_unix_addr",
+    "accept_unix_addr",
+    "send_fds",
+    "recv_fds",
+    "recv_fds_into",
+    "send_to_unix_addr",
+    "send_vectored_to_unix_addr",
+    "recv_from_unix_addr",
+    "peek_from_unix_addr",
+    "recv_vectored_from_unix_addr",
+    "peek_vectored_from_unix_addr",
+    "send_fds_to",
+    "recv_fds_from",
+]
+
+_sys = _platform.current
+_SocketType = _socket.socket
+_sendmsg = _SocketType.sendmsg
+_recvmsg = _SocketType.recvmsg
+_recvmsg_into = _SocketType.recvmsg_into
+_recvfrom = _SocketType.recvfrom
+# The C accept: returns (fd, address) without wrapping, via accept4(SOCK_CLOEXEC).
+_accept = _SocketType._accept  # type: ignore[attr-defined]
+_SEND_FLAGS = _platform.SEND_FLAGS
+_RECV_FLAGS = _platform.RECV_FLAGS
+_MSG_PEEK: int = _sys.MSG_PEEK
+_MSG_TRUNC: int = _sys.MSG_TRUNC
+_LISTENING_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
+_DEFAULT_BACKLOG = 128
+
+
+def _unix_addr(raw: object, what: str) -> UnixSocketAddr:
+    if isinstance(raw, (str, bytes)):
+        return UnixSocketAddr.from_std(raw)
+    raise OSError(errno.EAFNOSUPPORT, f"{what} is not a unix socket address: {raw!r}")
+
+
+# Addresses --------------------------------------------------------------------
+
+
+def local_unix_addr(sock: FileDescriptorLike) -> UnixSocketAddr:
+    """The address ``sock`` is bound to (unnamed if it is not bound).
+
+    Raises:
+        OSError: ``EAFNOSUPPORT`` when ``sock`` is not a unix socket,
+            ``ENOTSOCK``/``EBADF`` when it is no socket at all.
+    """
+    return _unix_addr(call_on(sock, _SocketType.getsockname), "the local address")
+
+
+def peer_unix_addr(sock: FileDescriptorLike) -> UnixSocketAddr:
+    """The address of the peer ``sock`` is connected to (unnamed for an unbound peer).
+
+    Raises:
+        OSError: ``ENOTCONN`` when not connected; ``EAFNOSUPPORT`` for other families.
+    """
+    return _unix_addr(call_on(sock, _SocketType.getpeername), "the peer address")
+
+
+def _new_socket(kind: int) -> socket.socket:
+    # Python creates sockets with SOCK_CLOEXEC atomically where the OS has it.
+    return socket.socket(socket.AF_UNIX, kind)
+
+
+def bind_unix_addr(
+    addr: AddrLike, type: int = socket.SOCK_STREAM, *, backlog: Optional[int] = None
+) -> socket.socket:
+    """Create a unix socket of ``type`` bound to ``addr``; stream and seqpacket listen.
+
+    ``addr`` is a :class:`UnixSocketAddr` or anything :meth:`UnixSocketAddr.new`
+    accepts (``"@name"`` is abstract). The socket is close-on-exec. An existing
+    file at a path is never replaced.
+
+    Raises:
+        FileExistsError (``EADDRINUSE`` as :class:`OSError`): the address is taken.
+        ValueError: invalid address.
+    """
+    target = UnixSocketAddr.new(addr)
+    sock = _new_socket(type)
+    try:
+        sock.bind(target.to_std())
+        if type in _LISTENING_TYPES:
+            sock.listen(_DEFAULT_BACKLOG if backlog is None else backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def connect_to_unix_addr(addr: AddrLike, type: int = socket.SOCK_STREAM) -> socket.socket:
+    """Create a unix socket of ``type`` connected to ``addr``.
+
+    Raises:
+        ConnectionRefusedError: nobody listens there (or a stale socket file).
+        FileNotFoundError: no such path.
+    """
+    target = UnixSocketAddr.new(addr)
+    sock = _new_socket(type)
+    try:
+        sock.connect(target.to_std())
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def connect_from_to_unix_addr(
+    from_addr: AddrLike, to_addr: AddrLike, type: int = socket.SOCK_STREAM
+) -> socket.socket:
+    """Create a unix socket of ``type`` bound to ``from_addr`` and connected to ``to_addr``.
+
+    The peer sees ``from_addr`` as this socket's address.
+    """
+    source = UnixSocketAddr.new(from_addr)
+    target = UnixSocketAddr.new(to_addr)
+    sock = _new_socket(type)
+    try:
+        sock.bind(source.to_std())
+        sock.connect(target.to_std())
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def accept_unix_addr(listener: FileDescriptorLike) -> tuple[socket.socket, UnixSocketAddr]:
+    """Accept a connection on ``listener``; return the new socket and the peer's address.
+
+    The accepted socket is close-on-exec from the start (``accept4``).
+
+    Raises:
+        BlockingIOError: ``listener`` is non-blocking and nobody is waiting.
+    """
+    fd, raw = call_on(listener, _accept)
+    try:
+        conn = socket.socket(fileno=fd)
+    except BaseException:
+        import os
+
+        os.close(fd)
+        raise
+    try:
+        addr = _sender(raw)
+    except BaseException:
+        conn.close()
+        raise
+    return conn, addr
+
+
+# File descriptor passing --------------------------------------------------------
+
+
+def send_fds(sock: FileDescriptorLike, data: Buffer, fds: Iterable[FileDescriptorLike]) -> int:
+    """Send ``data`` with the fds ``fds`` (ints or objects with ``fileno()``).
+
+    The fds stay open and owned by the caller; the receiver gets duplicates.
+    On a stream socket ``data`` must not be empty when there are fds.
+
+    Returns:
+        Bytes sent (a stream socket may send fewer; the fds go with the first byte).
+
+    Raises:
+        OSError: ``EBADF`` when an fd is not open (nothing is sent).
+        ValueError: more than ``SCM_MAX_FD`` fds, a negative fd, or empty data
+            with fds on a stream socket.
+        BrokenPipeError: the peer is gone (never ``SIGPIPE``).
+    """
+    if not len(data):
+        return send_ancillary(sock, data, fds=fds)
+    rights = rights_cmsg(fds)
+    return call_on(sock, _sendmsg, (data,), (rights,) if rights[2] else (), _SEND_FLAGS)
+
+
+def recv_fds(sock: FileDescriptorLike, bufsize: int, maxfds: int) -> tuple[bytes, ReceivedFds]:
+    """Receive up to ``bufsize`` bytes and up to ``maxfds`` fds.
+
+    The fds are close-on-exec and owned by the caller (close them, or use the
+    :class:`ReceivedFds` as a context manager). ``fds.truncated`` is True when
+    more fds were sent than fitted; the kernel closed the extra ones. On a
+    datagram or seqpacket socket, use :func:`uds.ancillary.recv_ancillary` to
+    learn whether the message itself was truncated.
+
+    Returns:
+        ``(data, fds)``; empty data and no fds at end of stream.
+    """
+    data, ancdata, msg_flags, _ = call_on(sock, _recvmsg, bufsize, fds_space(maxfds), _RECV_FLAGS)
+    return data, parse_fds(ancdata, msg_flags)
+
+
+def recv_fds_into(
+    sock: FileDescriptorLike, buffer: WritableBuffer, maxfds: int
+) -> tuple[int, ReceivedFds]:
+    """Like :func:`recv_fds`, but read into ``buffer`` and return the byte count."""
+    nbytes, ancdata, msg_flags, _ = call_on(
+        sock, _recvmsg_into, (buffer,), fds_space(maxfds), _RECV_FLAGS
+    )
+    return nbytes, parse_fds(ancdata, msg_flags)
+
+
+# Datagrams ---------------------------------------------------------------------------
+
+
+def send_to_unix_addr(sock: FileDescriptorLike, data: Buffer, addr: AddrLike) -> int:
+    """Send the datagram ``data`` to ``addr``; return the bytes sent."""
+    return call_on(sock, _sendmsg, (data,), (), _SEND_FLAGS, UnixSocketAddr.new(addr).to_std())
+
+
+def send_vectored_to_unix_addr(
+    sock: FileDescriptorLike, buffers: Iterable[Buffer], addr: AddrLike
+) -> int:
+    """Send one datagram gathered from ``buffers`` to ``addr``; return the bytes sent."""
+    return call_on(
+        sock, _sendmsg, as_buffers(buffers), (), _SEND_FLAGS, UnixSocketAddr.new(addr).to_std()
+    )
+
+
+def _sender(raw: object) -> UnixSocketAddr:
+    return UnixSocketAddr.new_unspecified() if raw is None else _unix_addr(raw, "the sender")
+
+
+def recv_from_unix_addr(sock: FileDescriptorLike, bufsize: int) -> tuple[bytes, UnixSocketAddr]:
+    """Receive a datagram of up to ``bufsize`` bytes and the sender's address.
+
+    An unbound sender has the unnamed address. A longer datagram is truncated
+    by the kernel; :func:`recv_vectored_from_unix_addr` reports that.
+    """
+    data, raw = call_on(sock, _recvfrom, bufsize)
+    return data, _sender(raw)
+
+
+def peek_from_unix_addr(sock: FileDescriptorLike, bufsize: int) -> tuple[bytes, UnixSocketAddr]:
+    """Like :func:`recv_from_unix_addr` but leave the datagram queued."""
+    data, raw = call_on(sock, _recvfrom, bufsize, _MSG_PEEK)
+    return data, _sender(raw)
+
+
+def _recv_vectored_from(
+    sock: FileDescriptorLike, buffers: Iterable[WritableBuffer], flags: int
+) -> tuple[int, bool, UnixSocketAddr]:
+    received = recv_ancillary(sock, buffers, flags=flags)
+    received.close()  # a datagram socket may still carry unsolicited fds
+    sender = received.addr or UnixSocketAddr.new_unspecified()
+    return received.nbytes, received.message_truncated, sender
+
+
+def recv_vectored_from_unix_addr(
+    sock: FileDescriptorLike, buffers: Iterable[WritableBuffer]
+) -> tuple[int, bool, UnixSocketAddr]:
+    """Scatter one datagram into ``buffers``.
+
+    Returns:
+        ``(nbytes, truncated, sender)``: ``truncated`` is True when the datagram
+        was longer than the buffers and its tail was discarded.
+    """
+    return _recv_vectored_from(sock, buffers, 0)
+
+
+def peek_vectored_from_unix_addr(
+    sock: FileDescriptorLike, buffers: Iterable[WritableBuffer]
+) -> tuple[int, bool, UnixSocketAddr]:
+    """Like :func:`recv_vectored_from_unix_addr` but leave the datagram queued."""
+    return _recv_vectored_from(sock, buffers, _MSG_PEEK)
+
+
+def send_fds_to(
+    sock: FileDescriptorLike,
+    data: Buffer,
+    fds: Iterable[FileDescriptorLike],
+    addr: AddrLike,
+) -> int:
+    """Send the datagram ``data`` with ``fds`` to ``addr``; return the bytes sent."""
+    return send_ancillary(sock, data, fds=fds, addr=addr)
+
+
+def recv_fds_from(
+    sock: FileDescriptorLike, bufsize: int, maxfds: int
+) -> tuple[bytes, ReceivedFds, UnixSocketAddr]:
+    """Receive a datagram, up to ``maxfds`` fds and the sender's address."""
+    received = recv_ancillary(sock, bufsize, max_fds=maxfds)
+    if received.pidfd is not None:
+        import os
+
+        os.close(received.pidfd)
+    assert received.data is not None
+    return received.data, received.fds, received.addr or UnixSocketAddr.new_unspecified()

@@ -1,0 +1,79 @@
+"""Turning "an int or anything with fileno()" into a socket we may call, without owning it.
+
+The extension functions accept stdlib sockets, third-party wrappers and raw fds.
+A :class:`socket.socket` (or subclass) is used directly through the C methods of
+``_socket.socket``, so its own timeout applies and overrides are bypassed. Anything
+else is *borrowed*: wrapped in a bare ``_socket.socket`` shell for the duration of
+one call and detached in a ``finally`` so the shell's finaliser never closes the
+caller's fd. The shell is created with ``SOCK_NONBLOCK`` in its type, which makes
+CPython treat it as "timeout 0": it issues the system call as is, never polls,
+never touches ``O_NONBLOCK`` and ignores ``socket.setdefaulttimeout()``. A blocking
+fd therefore blocks and a non-blocking fd raises :class:`BlockingIOError`, exactly
+as the caller configured it.
+"""
+
+from __future__ import annotations
+
+import _socket
+import socket
+from typing import Callable, Protocol, TypeVar, Union, runtime_checkable
+
+__all__ = ["HasFileno", "FileDescriptorLike", "fileno_of", "call_on"]
+
+
+@runtime_checkable
+class HasFileno(Protocol):
+    """Anything that exposes its file descriptor through ``fileno()``."""
+
+    def fileno(self) -> int: ...
+
+
+FileDescriptorLike = Union[int, HasFileno]
+
+_SocketType = _socket.socket
+_SHELL_TYPE = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
+_AF_UNIX = socket.AF_UNIX
+_R = TypeVar("_R")
+
+
+def fileno_of(obj: FileDescriptorLike) -> int:
+    """Return the file descriptor of ``obj``: an ``int`` or an object with ``fileno()``.
+
+    Raises:
+        TypeError: ``obj`` is neither, or ``fileno()`` returned a non-integer.
+        ValueError: the descriptor is negative (a closed socket reports -1).
+        Exception: whatever ``obj.fileno()`` itself raises, unchanged.
+    """
+    if type(obj) is int:
+        fd = obj
+    elif isinstance(obj, bool):
+        raise TypeError(f"expected a file descriptor or an object with fileno(), got {obj!r}")
+    elif isinstance(obj, int):
+        fd = int(obj)
+    else:
+        try:
+            method = obj.fileno
+        except AttributeError:
+            raise TypeError(
+                f"expected a file descriptor or an object with fileno(), got {type(obj).__name__}"
+            ) from None
+        fd = method()
+        if isinstance(fd, bool) or not isinstance(fd, int):
+            raise TypeError(f"{type(obj).__name__}.fileno() returned {fd!r}, not an int")
+    if fd < 0:
+        raise ValueError(f"invalid file descriptor {fd} (is {obj!r} closed?)")
+    return fd
+
+
+def call_on(sock: FileDescriptorLike, method: Callable[..., _R], *args: object) -> _R:
+    """Call the unbound ``_socket.socket`` ``method`` on ``sock`` with ``args``.
+
+    ``sock`` is used as is when it is a socket object, else borrowed for the call.
+    """
+    if isinstance(sock, _SocketType):
+        return method(sock, *args)
+    shell = _SocketType(_AF_UNIX, _SHELL_TYPE, 0, fileno_of(sock))
+    try:
+        return method(shell, *args)
+    finally:
+        shell.detach()

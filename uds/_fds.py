@@ -1,0 +1,98 @@
+"""ReceivedFds: file descriptors that arrived in a message and that the receiver owns."""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+from typing import Iterable, Optional
+
+__all__ = ["ReceivedFds", "close_all"]
+
+_TAKEN = -1
+
+
+def close_all(fds: Iterable[int]) -> None:
+    """Close every fd in ``fds`` (skipping taken slots), then raise the first error.
+
+    Used on error paths so that one bad fd never keeps the others open.
+    """
+    first_error: Optional[OSError] = None
+    for fd in fds:
+        if fd < 0:
+            continue
+        try:
+            os.close(fd)
+        except OSError as error:
+            if first_error is None:
+                first_error = error
+    if first_error is not None:
+        raise first_error
+
+
+class ReceivedFds(list[int]):
+    """File descriptors received with a message, in the order they were sent.
+
+    It is a ``list[int]`` (``fds == [5, 6]``, ``fds[0]``, ``len(fds)``) that owns
+    its descriptors: :meth:`close` (or leaving a ``with`` block) closes every fd
+    not handed out yet. :meth:`take` hands one out and leaves ``-1`` in its slot,
+    so the indexes of the others do not move; :meth:`detach` hands out all of
+    them. Every fd arrives close-on-exec.
+
+    Dropping the object does *not* close anything: the fds are plain ints that
+    may already have been copied elsewhere.
+
+    ``truncated`` is True when the kernel dropped fds (or other control data)
+    that did not fit in the space reserved for them (``MSG_CTRUNC``).
+    """
+
+    __slots__ = ("truncated",)
+
+    truncated: bool
+
+    def __init__(self, fds: Iterable[int] = (), truncated: bool = False) -> None:
+        super().__init__(fds)
+        self.truncated = truncated
+
+    def take(self, index: int) -> int:
+        """Hand out the fd at ``index``: the caller now owns it, ``close()`` skips it.
+
+        Raises:
+            IndexError: no such index.
+            ValueError: that fd was already taken.
+        """
+        fd = self[index]
+        if fd == _TAKEN:
+            raise ValueError(f"the fd at index {index} was already taken")
+        self[index] = _TAKEN
+        return fd
+
+    def detach(self) -> list[int]:
+        """Hand out every fd not yet taken and empty this container."""
+        fds = [fd for fd in self if fd != _TAKEN]
+        self.clear()
+        return fds
+
+    def close(self) -> None:
+        """Close every fd not yet taken; safe to call more than once.
+
+        Raises:
+            OSError: closing one of them failed (all are still attempted).
+        """
+        fds = list(self)
+        self.clear()
+        close_all(fds)
+
+    def __enter__(self) -> ReceivedFds:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        suffix = ", truncated=True" if self.truncated else ""
+        return f"ReceivedFds({list(self)!r}{suffix})"

@@ -1,0 +1,51 @@
+"""Extension functions over any socket, wrapper object or raw fd (re-exported by :mod:`uds`)."""
+
+from uds._credentials import (
+    initial_pair_credentials,
+    initial_peer_credentials,
+    initial_peer_selinux_context,
+    peer_pidfd,
+)
+from uds._ext import (
+    accept_unix_addr,
+    bind_unix_addr,
+    connect_from_to_unix_addr,
+    connect_to_unix_addr,
+    local_unix_addr,
+    peek_from_unix_addr,
+    peek_vectored_from_unix_addr,
+    peer_unix_addr,
+    recv_fds,
+    recv_fds_from,
+    recv_fds_into,
+    recv_from_unix_addr,
+    recv_vectored_from_unix_addr,
+    send_fds,
+    send_fds_to,
+    send_to_unix_addr,
+    send_vectored_to_unix_addr,
+)
+
+__all__ = [
+    "accept_unix_addr",
+    "bind_unix_addr",
+    "connect_from_to_unix_addr",
+    "connect_to_unix_addr",
+    "initial_pair_credentials",
+    "initial_peer_credentials",
+    "initial_peer_selinux_context",
+    "local_unix_addr",
+    "peek_from_unix_addr",
+    "peek_vectored_from_unix_addr",
+    "peer_pidfd",
+    "peer_unix_addr",
+    "recv_fds",
+    "recv_fds_from",
+    "recv_fds_into",
+    "recv_from_unix_addr",
+    "recv_vectored_from_unix_addr",
+    "send_fds",
+    "send_fds_to",
+    "send_to_unix_addr",
+    "send_vectored_to_unix_addr",
+]
