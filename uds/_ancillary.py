@@ -11,7 +11,7 @@ from uds import _platform
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._cmsg import Cmsg, fds_space, parse_ancillary, rights_cmsg
 from uds._credentials import ReceivedCredentials, SendCredentials
-from uds._fd import FileDescriptorLike, call_on
+from uds._fd import FileDescriptorLike, call_on, call_on_unix
 from uds._fds import ReceivedFds
 
 __all__ = ["Received", "send_ancillary", "recv_ancillary", "Buffer", "WritableBuffer"]
@@ -199,10 +199,12 @@ def send_ancillary(
             _refuse_empty_stream_message(sock)
     if credentials is not None and credentials is not False:
         ancillary.append(credentials_cmsg(credentials))
+    # Other families silently ignore unix control messages: refuse them instead.
+    call = call_on_unix if ancillary else call_on
     if addr is None:
-        return call_on(sock, _sendmsg, data, ancillary, flags | _SEND_FLAGS)
+        return call(sock, _sendmsg, data, ancillary, flags | _SEND_FLAGS)
     target = UnixSocketAddr.new(addr).to_std()
-    return call_on(sock, _sendmsg, data, ancillary, flags | _SEND_FLAGS, target)
+    return call(sock, _sendmsg, data, ancillary, flags | _SEND_FLAGS, target)
 
 
 def _refuse_empty_stream_message(sock: FileDescriptorLike) -> None:

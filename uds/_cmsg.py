@@ -26,6 +26,7 @@ __all__ = [
     "fds_space",
     "parse_ancillary",
     "parse_fds",
+    "drop_excess_fds",
 ]
 
 Cmsg = Tuple[int, int, bytes]
@@ -91,11 +92,14 @@ def _ints(data: bytes) -> array[int]:
     return numbers
 
 
-def parse_fds(ancdata: AncData, msg_flags: int) -> ReceivedFds:
+def parse_fds(ancdata: AncData, msg_flags: int, max_fds: int) -> ReceivedFds:
     """The fds of ``SCM_RIGHTS`` messages in ``ancdata``; any other fd is closed.
 
     The fast path of ``recv_fds``: everything but fds is dropped, and fds that
-    arrived in other kinds of control messages (pidfds) are closed.
+    arrived in other kinds of control messages (pidfds) are closed. The buffer
+    keeps room for unsolicited control data, which a long fd array can use
+    instead: fds beyond ``max_fds`` are closed and reported as truncation, as
+    the kernel would have done with a buffer of the exact size.
     """
     truncated = bool(msg_flags & _MSG_CTRUNC)
     if not ancdata:
@@ -103,11 +107,24 @@ def parse_fds(ancdata: AncData, msg_flags: int) -> ReceivedFds:
     if len(ancdata) == 1:
         level, kind, data = ancdata[0]
         if level == _SOL_SOCKET and kind == _SCM_RIGHTS:
-            return ReceivedFds(_ints(data), truncated)
+            fds = ReceivedFds(_ints(data), truncated)
+            if len(fds) > max_fds:
+                drop_excess_fds(fds, max_fds)
+            return fds
     parsed = parse_ancillary(ancdata, msg_flags)
     if parsed.pidfd is not None:
         close_all((parsed.pidfd,))
+    if len(parsed.fds) > max_fds:
+        drop_excess_fds(parsed.fds, max_fds)
     return parsed.fds
+
+
+def drop_excess_fds(fds: ReceivedFds, max_fds: int) -> None:
+    """Close the fds past the first ``max_fds`` and mark ``fds`` truncated."""
+    excess = fds[max_fds:]
+    del fds[max_fds:]
+    fds.truncated = True
+    close_all(excess)
 
 
 @dataclass

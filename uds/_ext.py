@@ -16,7 +16,7 @@ from uds import _platform
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer, as_buffers, recv_ancillary, send_ancillary
 from uds._cmsg import fds_space, parse_fds, rights_cmsg
-from uds._fd import FileDescriptorLike, call_on
+from uds._fd import FileDescriptorLike, call_on, call_on_unix
 from uds._fds import ReceivedFds
 
 __all__ = [
@@ -194,7 +194,9 @@ def send_fds(sock: FileDescriptorLike, data: Buffer, fds: Iterable[FileDescripto
     if not len(data):
         return send_ancillary(sock, data, fds=fds)
     rights = rights_cmsg(fds)
-    return call_on(sock, _sendmsg, (data,), (rights,) if rights[2] else (), _SEND_FLAGS)
+    if not rights[2]:
+        return call_on(sock, _sendmsg, (data,), (), _SEND_FLAGS)
+    return call_on_unix(sock, _sendmsg, (data,), (rights,), _SEND_FLAGS)
 
 
 def recv_fds(sock: FileDescriptorLike, bufsize: int, maxfds: int) -> tuple[bytes, ReceivedFds]:
@@ -210,7 +212,7 @@ def recv_fds(sock: FileDescriptorLike, bufsize: int, maxfds: int) -> tuple[bytes
         ``(data, fds)``; empty data and no fds at end of stream.
     """
     data, ancdata, msg_flags, _ = call_on(sock, _recvmsg, bufsize, fds_space(maxfds), _RECV_FLAGS)
-    return data, parse_fds(ancdata, msg_flags)
+    return data, parse_fds(ancdata, msg_flags, maxfds)
 
 
 def recv_fds_into(
@@ -220,7 +222,7 @@ def recv_fds_into(
     nbytes, ancdata, msg_flags, _ = call_on(
         sock, _recvmsg_into, (buffer,), fds_space(maxfds), _RECV_FLAGS
     )
-    return nbytes, parse_fds(ancdata, msg_flags)
+    return nbytes, parse_fds(ancdata, msg_flags, maxfds)
 
 
 # Datagrams ---------------------------------------------------------------------------

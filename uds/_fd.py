@@ -18,7 +18,7 @@ import _socket
 import socket
 from typing import Callable, Protocol, TypeVar, Union, runtime_checkable
 
-__all__ = ["HasFileno", "FileDescriptorLike", "fileno_of", "call_on"]
+__all__ = ["HasFileno", "FileDescriptorLike", "fileno_of", "call_on", "call_on_unix"]
 
 
 @runtime_checkable
@@ -34,6 +34,10 @@ _SocketType = _socket.socket
 _SHELL_TYPE = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
 _AF_UNIX = socket.AF_UNIX
 _R = TypeVar("_R")
+# The C-level attribute, not socket.socket's slower property that builds an enum.
+_family_of = _SocketType.family.__get__
+_SOL_SOCKET = socket.SOL_SOCKET
+_SO_DOMAIN = getattr(socket, "SO_DOMAIN", None)
 
 
 def fileno_of(obj: FileDescriptorLike) -> int:
@@ -77,3 +81,37 @@ def call_on(sock: FileDescriptorLike, method: Callable[..., _R], *args: object) 
         return method(shell, *args)
     finally:
         shell.detach()
+
+
+def call_on_unix(sock: FileDescriptorLike, method: Callable[..., _R], *args: object) -> _R:
+    """Like :func:`call_on`, but first make sure ``sock`` is an ``AF_UNIX`` socket.
+
+    Used where another family would silently drop what we send (Linux ignores
+    ``SCM_RIGHTS`` on inet sockets instead of failing).
+
+    Raises:
+        OSError: ``EAFNOSUPPORT`` when ``sock`` is a socket of another family.
+    """
+    if isinstance(sock, _SocketType):
+        if _family_of(sock) != _AF_UNIX:
+            raise _not_unix(sock, _family_of(sock))
+        return method(sock, *args)
+    shell = _SocketType(_AF_UNIX, _SHELL_TYPE, 0, fileno_of(sock))
+    try:
+        if _SO_DOMAIN is not None:
+            family = shell.getsockopt(_SOL_SOCKET, _SO_DOMAIN)
+            if family != _AF_UNIX:
+                raise _not_unix(sock, family)
+        return method(shell, *args)
+    finally:
+        shell.detach()
+
+
+def _not_unix(sock: object, family: int) -> OSError:
+    import errno
+
+    try:
+        name = socket.AddressFamily(family).name
+    except ValueError:
+        name = str(family)
+    return OSError(errno.EAFNOSUPPORT, f"{sock!r} is an {name} socket, not AF_UNIX")
