@@ -7,6 +7,8 @@ ownership of it.
 """
 
 from uds._addr import AddrName, UnixSocketAddr
+from uds._authorize import PeerPolicy
+from uds._bind import SocketFile, UnlinkingSocket, bind_path
 from uds._credentials import ConnCredentials, ReceivedCredentials, SendCredentials
 from uds._errors import UnsupportedPlatformError
 from uds._fd import HasFileno
@@ -49,6 +51,11 @@ __all__ = [
     # errors and protocols
     "HasFileno",
     "UnsupportedPlatformError",
+    # secure path binding and peer authorization
+    "PeerPolicy",
+    "SocketFile",
+    "UnlinkingSocket",
+    "bind_path",
     # extension functions
     "accept_unix_addr",
     "bind_unix_addr",

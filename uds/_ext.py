@@ -15,6 +15,7 @@ from typing import Iterable, Optional
 from uds import _platform
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer, as_buffers, recv_ancillary, send_ancillary
+from uds._bind import UnlinkingSocket, bind_path
 from uds._cmsg import fds_space, parse_fds, rights_cmsg
 from uds._fd import FileDescriptorLike, call_on, call_on_unix
 from uds._fds import ReceivedFds
@@ -89,27 +90,50 @@ def _new_socket(kind: int) -> socket.socket:
 
 
 def bind_unix_addr(
-    addr: AddrLike, type: int = socket.SOCK_STREAM, *, backlog: Optional[int] = None
+    addr: AddrLike,
+    type: int = socket.SOCK_STREAM,
+    *,
+    backlog: Optional[int] = None,
+    mode: Optional[int] = None,
+    replace_stale: bool = False,
+    unlink_on_close: bool = False,
 ) -> socket.socket:
     """Create a unix socket of ``type`` bound to ``addr``; stream and seqpacket listen.
 
     ``addr`` is a :class:`UnixSocketAddr` or anything :meth:`UnixSocketAddr.new`
     accepts (``"@name"`` is abstract). The socket is close-on-exec. An existing
-    file at a path is never replaced.
+    file at a path is never replaced and a symlink there is never followed.
+    For path addresses (see :func:`uds.bind_path`): ``mode`` sets the socket
+    file's permissions exactly before it becomes reachable, ``replace_stale``
+    removes a socket file nobody listens on, and ``unlink_on_close`` returns an
+    :class:`uds.UnlinkingSocket` whose ``close()`` removes the file it created.
 
     Raises:
-        FileExistsError (``EADDRINUSE`` as :class:`OSError`): the address is taken.
-        ValueError: invalid address.
+        OSError: ``EADDRINUSE``, the address is taken; for a path it is a
+            :class:`FileExistsError` whose message says by what.
+        ValueError: invalid address, or a path option with a non-path address.
     """
     target = UnixSocketAddr.new(addr)
-    sock = _new_socket(type)
+    if not target.is_path and (mode is not None or replace_stale or unlink_on_close):
+        raise ValueError(
+            f"mode, replace_stale and unlink_on_close apply to path addresses, not {target}"
+        )
+    sock = UnlinkingSocket(socket.AF_UNIX, type) if unlink_on_close else _new_socket(type)
+    socket_file = None
     try:
-        sock.bind(target.to_std())
+        if target.is_path:
+            socket_file = bind_path(sock, target.to_std(), mode=mode, replace_stale=replace_stale)
+        else:
+            sock.bind(target.to_std())
         if type in _LISTENING_TYPES:
             sock.listen(_DEFAULT_BACKLOG if backlog is None else backlog)
     except BaseException:
         sock.close()
+        if socket_file is not None:
+            socket_file.unlink()
         raise
+    if isinstance(sock, UnlinkingSocket):
+        sock._socket_file = socket_file
     return sock
 
 
