@@ -94,7 +94,7 @@ class PeerPolicy:
         Raises:
             PermissionError: the peer is not allowed (errno ``EACCES``); the
                 message names its pid, uid, gid and groups.
-            OSError: ``ENOTCONN`` and the like from reading the credentials.
+            OSError: ``ENODATA``/``ENOTCONN`` when the socket has no peer.
         """
         creds = initial_peer_credentials(sock)
         if not self.allows(creds):
