@@ -120,14 +120,25 @@ def test_plain_recv_of_a_message_with_fds_leaks_nothing(
     assert data == b"x" and fds == [] and fds.truncated
 
 
+class _BrokenFileno:
+    def __init__(self, result: object = None, exc: Exception | None = None) -> None:
+        self.result, self.exc = result, exc
+
+    def fileno(self) -> object:
+        if self.exc is not None:
+            raise self.exc
+        return self.result
+
+
 @pytest.mark.parametrize(
     ("bad", "error"),
     [
-        ([-1], ValueError),
+        ([-1], OSError),  # EBADF from the kernel, which checks every fd before queueing
+        ([0, 2**31], OverflowError),
         (["3"], TypeError),
         ([1.5], TypeError),
-        ([True], TypeError),
         ([None], TypeError),
+        ([_BrokenFileno(result=-1)], ValueError),
     ],
 )
 def test_bad_fds_raise_before_sending(
@@ -154,16 +165,6 @@ def test_a_closed_fd_is_ebadf_and_nothing_is_sent(
     b.setblocking(False)
     with pytest.raises(BlockingIOError):
         b.recv(10)
-
-
-class _BrokenFileno:
-    def __init__(self, result: object = None, exc: Exception | None = None) -> None:
-        self.result, self.exc = result, exc
-
-    def fileno(self) -> object:
-        if self.exc is not None:
-            raise self.exc
-        return self.result
 
 
 @pytest.mark.parametrize(

@@ -56,27 +56,30 @@ def fds_space(max_fds: int) -> int:
         ValueError: ``max_fds`` is negative or above the kernel's ``SCM_MAX_FD``.
         TypeError: ``max_fds`` is not an int.
     """
-    if type(max_fds) is not int:
+    if type(max_fds) is int and 0 <= max_fds <= _SCM_MAX_FD:
+        return _FDS_SPACE[max_fds]
+    if not isinstance(max_fds, int) or isinstance(max_fds, bool):
         raise TypeError(f"max_fds must be an int, not {type(max_fds).__name__}")
-    if not 0 <= max_fds <= _SCM_MAX_FD:
-        raise ValueError(f"max_fds must be between 0 and {_SCM_MAX_FD}, got {max_fds}")
-    return _FDS_SPACE[max_fds]
+    raise ValueError(f"max_fds must be between 0 and {_SCM_MAX_FD}, got {max_fds}")
 
 
 def rights_cmsg(fds: Iterable[FileDescriptorLike]) -> Cmsg:
     """An ``SCM_RIGHTS`` control message carrying ``fds`` (ints or objects with fileno()).
 
+    A negative or closed fd is left to the kernel, which fails the whole send
+    with ``EBADF`` before anything is queued.
+
     Raises:
         TypeError: an element is not an int and has no ``fileno()``.
-        ValueError: an fd is negative, or there are more than ``SCM_MAX_FD``.
+        ValueError: a ``fileno()`` returned a negative number, or there are
+            more than ``SCM_MAX_FD`` fds.
     """
-    numbers = array("i")
-    append = numbers.append
-    for fd in fds:
-        if type(fd) is int and fd >= 0:
-            append(fd)
-        else:
-            append(fileno_of(fd))
+    if not isinstance(fds, (list, tuple)):
+        fds = list(fds)
+    try:
+        numbers = array("i", fds)
+    except TypeError:
+        numbers = array("i", [fd if type(fd) is int else fileno_of(fd) for fd in fds])
     if len(numbers) > _SCM_MAX_FD:
         raise ValueError(
             f"cannot send {len(numbers)} fds in one message: the kernel allows at most "
@@ -85,11 +88,12 @@ def rights_cmsg(fds: Iterable[FileDescriptorLike]) -> Cmsg:
     return (_SOL_SOCKET, _SCM_RIGHTS, numbers.tobytes())
 
 
-def _ints(data: bytes) -> array[int]:
-    numbers = array("i")
-    # A trailing partial int cannot be an fd the kernel installed; ignore it.
-    numbers.frombytes(data[: len(data) - len(data) % _INT_SIZE])
-    return numbers
+def _ints(data: bytes) -> list[int]:
+    try:
+        return array("i", data).tolist()
+    except ValueError:
+        # A trailing partial int cannot be an fd the kernel installed; ignore it.
+        return array("i", data[: len(data) - len(data) % _INT_SIZE]).tolist()
 
 
 def parse_fds(ancdata: AncData, msg_flags: int, max_fds: int) -> ReceivedFds:
@@ -101,22 +105,33 @@ def parse_fds(ancdata: AncData, msg_flags: int, max_fds: int) -> ReceivedFds:
     instead: fds beyond ``max_fds`` are closed and reported as truncation, as
     the kernel would have done with a buffer of the exact size.
     """
-    truncated = bool(msg_flags & _MSG_CTRUNC)
-    if not ancdata:
-        return ReceivedFds((), truncated)
-    if len(ancdata) == 1:
+    if len(ancdata) == 1 and not msg_flags & _MSG_CTRUNC:
         level, kind, data = ancdata[0]
-        if level == _SOL_SOCKET and kind == _SCM_RIGHTS:
-            fds = ReceivedFds(_ints(data), truncated)
-            if len(fds) > max_fds:
-                drop_excess_fds(fds, max_fds)
+        if (
+            level == _SOL_SOCKET
+            and kind == _SCM_RIGHTS
+            and len(data) <= max_fds * _INT_SIZE
+            and not len(data) % _INT_SIZE
+        ):
+            # list.__new__ + extend skip ReceivedFds.__init__, a Python-level call.
+            fds = _new_list(ReceivedFds)
+            _extend(fds, array("i", data))
             return fds
+    if not ancdata:
+        fds = _new_list(ReceivedFds)
+        if msg_flags & _MSG_CTRUNC:
+            fds.truncated = True
+        return fds
     parsed = parse_ancillary(ancdata, msg_flags)
     if parsed.pidfd is not None:
         close_all((parsed.pidfd,))
     if len(parsed.fds) > max_fds:
         drop_excess_fds(parsed.fds, max_fds)
     return parsed.fds
+
+
+_new_list = list.__new__
+_extend = list.extend
 
 
 def drop_excess_fds(fds: ReceivedFds, max_fds: int) -> None:

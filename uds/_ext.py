@@ -10,13 +10,14 @@ from __future__ import annotations
 import _socket
 import errno
 import socket
+from array import array
 from typing import Iterable, Optional
 
 from uds import _platform
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer, as_buffers, recv_ancillary, send_ancillary
 from uds._bind import UnlinkingSocket, bind_path
-from uds._cmsg import fds_space, parse_fds, rights_cmsg
+from uds._cmsg import fds_space, parse_fds
 from uds._fd import FileDescriptorLike, call_on, call_on_unix
 from uds._fds import ReceivedFds
 
@@ -52,6 +53,11 @@ _SEND_FLAGS = _platform.SEND_FLAGS
 _RECV_FLAGS = _platform.RECV_FLAGS
 _MSG_PEEK: int = _sys.MSG_PEEK
 _MSG_TRUNC: int = _sys.MSG_TRUNC
+_SCM_MAX_FD = _platform.SCM_MAX_FD
+_SOL_SOCKET: int = _sys.SOL_SOCKET
+_SCM_RIGHTS: int = _sys.SCM_RIGHTS
+_AF_UNIX = socket.AF_UNIX
+_family_of = _SocketType.family.__get__
 _LISTENING_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
 _DEFAULT_BACKLOG = 128
 
@@ -210,17 +216,23 @@ def send_fds(sock: FileDescriptorLike, data: Buffer, fds: Iterable[FileDescripto
         Bytes sent (a stream socket may send fewer; the fds go with the first byte).
 
     Raises:
-        OSError: ``EBADF`` when an fd is not open (nothing is sent).
-        ValueError: more than ``SCM_MAX_FD`` fds, a negative fd, or empty data
-            with fds on a stream socket.
+        OSError: ``EBADF`` when an fd is not open or negative (nothing is sent);
+            ``EAFNOSUPPORT`` when ``sock`` is not a unix socket.
+        ValueError: more than ``SCM_MAX_FD`` fds, or empty data with fds on a
+            stream socket.
+        TypeError: an fd is neither an int nor has ``fileno()``.
         BrokenPipeError: the peer is gone (never ``SIGPIPE``).
     """
-    if not len(data):
+    if not len(data) or type(fds) is not list or not fds or len(fds) > _SCM_MAX_FD:
         return send_ancillary(sock, data, fds=fds)
-    rights = rights_cmsg(fds)
-    if not rights[2]:
-        return call_on(sock, _sendmsg, (data,), (), _SEND_FLAGS)
-    return call_on_unix(sock, _sendmsg, (data,), (rights,), _SEND_FLAGS)
+    try:
+        rights = ((_SOL_SOCKET, _SCM_RIGHTS, array("i", fds).tobytes()),)
+    except TypeError:  # objects with fileno(): the general path converts them
+        return send_ancillary(sock, data, fds=fds)
+    # Inlined call_on_unix: this is the hot path.
+    if isinstance(sock, _SocketType) and _family_of(sock) == _AF_UNIX:
+        return _sendmsg(sock, (data,), rights, _SEND_FLAGS)
+    return call_on_unix(sock, _sendmsg, (data,), rights, _SEND_FLAGS)
 
 
 def recv_fds(sock: FileDescriptorLike, bufsize: int, maxfds: int) -> tuple[bytes, ReceivedFds]:
@@ -228,14 +240,22 @@ def recv_fds(sock: FileDescriptorLike, bufsize: int, maxfds: int) -> tuple[bytes
 
     The fds are close-on-exec and owned by the caller (close them, or use the
     :class:`ReceivedFds` as a context manager). ``fds.truncated`` is True when
-    more fds were sent than fitted; the kernel closed the extra ones. On a
-    datagram or seqpacket socket, use :func:`uds.ancillary.recv_ancillary` to
-    learn whether the message itself was truncated.
+    more fds were sent than fitted; the extra ones were closed. On a datagram
+    or seqpacket socket, use :func:`uds.ancillary.recv_ancillary` to learn
+    whether the message itself was truncated.
 
     Returns:
         ``(data, fds)``; empty data and no fds at end of stream.
+
+    Raises:
+        ValueError, TypeError: ``maxfds`` is not an int in 0..``SCM_MAX_FD``.
+        BlockingIOError: non-blocking socket with nothing to read.
     """
-    data, ancdata, msg_flags, _ = call_on(sock, _recvmsg, bufsize, fds_space(maxfds), _RECV_FLAGS)
+    space = fds_space(maxfds)
+    if isinstance(sock, _SocketType):
+        data, ancdata, msg_flags, _ = _recvmsg(sock, bufsize, space, _RECV_FLAGS)
+    else:
+        data, ancdata, msg_flags, _ = call_on(sock, _recvmsg, bufsize, space, _RECV_FLAGS)
     return data, parse_fds(ancdata, msg_flags, maxfds)
 
 
@@ -243,9 +263,11 @@ def recv_fds_into(
     sock: FileDescriptorLike, buffer: WritableBuffer, maxfds: int
 ) -> tuple[int, ReceivedFds]:
     """Like :func:`recv_fds`, but read into ``buffer`` and return the byte count."""
-    nbytes, ancdata, msg_flags, _ = call_on(
-        sock, _recvmsg_into, (buffer,), fds_space(maxfds), _RECV_FLAGS
-    )
+    space = fds_space(maxfds)
+    if isinstance(sock, _SocketType):
+        nbytes, ancdata, msg_flags, _ = _recvmsg_into(sock, (buffer,), space, _RECV_FLAGS)
+    else:
+        nbytes, ancdata, msg_flags, _ = call_on(sock, _recvmsg_into, (buffer,), space, _RECV_FLAGS)
     return nbytes, parse_fds(ancdata, msg_flags, maxfds)
 
 

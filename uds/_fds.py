@@ -45,13 +45,14 @@ class ReceivedFds(list[int]):
     that did not fit in the space reserved for them (``MSG_CTRUNC``).
     """
 
-    __slots__ = ("truncated",)
-
-    truncated: bool
+    # A class-level default (not a slot) lets the hot path build instances with
+    # list.__new__ and set ``truncated`` only when it is True.
+    truncated: bool = False
 
     def __init__(self, fds: Iterable[int] = (), truncated: bool = False) -> None:
         super().__init__(fds)
-        self.truncated = truncated
+        if truncated:
+            self.truncated = True
 
     def take(self, index: int) -> int:
         """Hand out the fd at ``index``: the caller now owns it, ``close()`` skips it.
@@ -78,9 +79,18 @@ class ReceivedFds(list[int]):
         Raises:
             OSError: closing one of them failed (all are still attempted).
         """
-        fds = list(self)
-        self.clear()
-        close_all(fds)
+        if not self:
+            return
+        fds = self[:]
+        del self[:]
+        try:
+            for fd in fds:
+                if fd >= 0:
+                    os.close(fd)
+        except OSError:
+            # Rare: an fd closed behind our back. Close the rest, then report.
+            close_all(fds[fds.index(fd) + 1 :])
+            raise
 
     def __enter__(self) -> ReceivedFds:
         return self
