@@ -1,0 +1,29 @@
+"""The README's Python snippets run as written, each in a fresh interpreter."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+
+
+def test_readme_has_python_snippets() -> None:
+    assert BLOCKS, "README.md lost its Python examples"
+
+
+@pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+def test_snippet_runs(code: str, tmp_path: pathlib.Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, f"snippet failed:\n{code}\n--- stderr ---\n{result.stderr}"
