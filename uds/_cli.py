@@ -1,0 +1,316 @@
+"""``python -m uds``: relay stdin/stdout over a unix socket, and inspect addresses.
+
+Exit status: 0 success; 1 failure (refused, not found, address in use, stale
+socket, a lost peer); 2 usage error or bad address; 3 permission denied;
+130 interrupted; 141 stdout closed by its reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import json
+import os
+import socket
+import sys
+from typing import Callable, Optional, Sequence
+
+from uds import _platform
+from uds._addr import UnixSocketAddr
+from uds._cli_info import EXIT_STATUS, probe_address, render_text
+from uds._cli_relay import Relay, RelayError, Reporter, StdoutClosed, peer_summary
+from uds._errors import UnsupportedPlatformError
+from uds._ext import (
+    accept_unix_addr,
+    bind_unix_addr,
+    connect_from_to_unix_addr,
+    connect_to_unix_addr,
+)
+
+__all__ = ["main", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_PERMISSION"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_PERMISSION = 3
+EXIT_INTERRUPTED = 130
+EXIT_STDOUT_CLOSED = 141
+
+_SO_PASSCRED: Optional[int] = getattr(_platform.current, "SO_PASSCRED", None)
+_PERMISSION_ERRNOS = (errno.EACCES, errno.EPERM)
+# Tried in order for --send-fd: the most capable open the file allows.
+_OPEN_MODES = (os.O_RDWR, os.O_RDONLY, os.O_WRONLY)
+_RETRY_OPEN_ERRNOS = (errno.EACCES, errno.EISDIR, errno.EROFS, errno.ETXTBSY, errno.EPERM)
+
+_EPILOG = """\
+addresses: a path, or @name for an abstract address (Linux).
+exit status: 0 success, 1 failure (refused, not found, in use, stale),
+2 usage or bad address, 3 permission denied.
+datagrams: an empty datagram marks end of input, in both directions."""
+
+
+class CliError(Exception):
+    """An expected failure: one line for stderr and an exit status."""
+
+    def __init__(self, message: str, status: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _reason(error: OSError) -> str:
+    if isinstance(error, UnsupportedPlatformError) or error.errno is None:
+        return str(error.strerror or error)
+    text = os.strerror(error.errno)
+    return text[:1].lower() + text[1:]
+
+
+def _failure(action: str, error: OSError) -> CliError:
+    status = EXIT_PERMISSION if error.errno in _PERMISSION_ERRNOS else EXIT_FAILURE
+    return CliError(f"{action}: {_reason(error)}", status)
+
+
+def _address(text: str) -> UnixSocketAddr:
+    if not text:
+        raise CliError("bad address '': give a path or @name", EXIT_USAGE)
+    try:
+        return UnixSocketAddr.new(text)
+    except (ValueError, OSError) as error:
+        raise CliError(f"bad address: {error}", EXIT_USAGE) from None
+
+
+def _open_for_sending(path: str) -> int:
+    last: Optional[OSError] = None
+    for mode in _OPEN_MODES:
+        try:
+            return os.open(path, mode | os.O_CLOEXEC | os.O_NOCTTY)
+        except OSError as error:
+            if error.errno not in _RETRY_OPEN_ERRNOS:
+                raise _failure(f"cannot open {path}", error) from None
+            last = error
+    assert last is not None
+    raise _failure(f"cannot open {path}", last)
+
+
+def _open_all(paths: Sequence[str], stack: contextlib.ExitStack) -> list[int]:
+    fds = []
+    for path in paths:
+        fd = _open_for_sending(path)
+        stack.callback(os.close, fd)
+        fds.append(fd)
+    return fds
+
+
+def _pass_credentials(sock: socket.socket) -> None:
+    if _SO_PASSCRED is None:
+        raise UnsupportedPlatformError("per-message credentials on datagram sockets")
+    sock.setsockopt(socket.SOL_SOCKET, _SO_PASSCRED, 1)
+
+
+def _remove_on_exit(addr: UnixSocketAddr, stack: contextlib.ExitStack) -> None:
+    path = addr.as_pathname()
+    if path is None:
+        return
+    created = os.stat(path)
+
+    def remove() -> None:
+        # Only the file we created: someone may have replaced it meanwhile.
+        with contextlib.suppress(OSError):
+            now = os.stat(path)
+            if (now.st_dev, now.st_ino) == (created.st_dev, created.st_ino):
+                os.unlink(path)
+
+    stack.callback(remove)
+
+
+def _relay(relay: Relay) -> None:
+    try:
+        relay.run()
+    except RelayError as error:
+        if error.error is None:
+            raise CliError(error.action) from None
+        raise _failure(error.action, error.error) from None
+
+
+def _report_peer(sock: socket.socket, reporter: Reporter, label: str) -> None:
+    try:
+        reporter.credentials(peer_summary(sock))
+    except OSError as error:
+        raise _failure(f"cannot read the credentials of {label}", error) from None
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    """Connect to ADDR and relay stdin/stdout."""
+    addr = _address(args.address)
+    reporter = Reporter(args.json)
+    with contextlib.ExitStack() as stack:
+        fds = _open_all(args.send_fd, stack)
+        try:
+            if args.type == socket.SOCK_DGRAM and UnixSocketAddr.has_abstract_addresses():
+                # Bound to a fresh abstract name so that the peer can answer.
+                sock = connect_from_to_unix_addr("", addr, args.type)
+            else:
+                sock = connect_to_unix_addr(addr, args.type)
+        except OSError as error:
+            raise _failure(f"cannot connect to {addr}", error) from None
+        stack.enter_context(sock)
+        label = str(addr)
+        per_message = args.creds and args.type == socket.SOCK_DGRAM
+        if per_message:
+            _pass_credentials(sock)
+        elif args.creds:
+            _report_peer(sock, reporter, label)
+        _relay(
+            Relay(
+                sock,
+                args.type,
+                reporter,
+                label,
+                send_fds=fds,
+                per_message_credentials=per_message,
+            )
+        )
+    return EXIT_OK
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    """Listen on ADDR, serve one peer (or each in turn with --keep-open)."""
+    addr = _address(args.address)
+    if args.keep_open and args.send_fd:
+        raise CliError("--send-fd cannot be combined with --keep-open", EXIT_USAGE)
+    reporter = Reporter(args.json)
+    label = str(addr)
+    with contextlib.ExitStack() as stack:
+        fds = _open_all(args.send_fd, stack)
+        try:
+            listener = bind_unix_addr(addr, args.type)
+        except OSError as error:
+            raise _failure(f"cannot listen on {addr}", error) from None
+        stack.enter_context(listener)
+        _remove_on_exit(addr, stack)
+        if args.type == socket.SOCK_DGRAM:
+            if args.creds:
+                _pass_credentials(listener)
+            relay = Relay(
+                listener,
+                args.type,
+                reporter,
+                label,
+                send_fds=fds,
+                reply_to_sender=True,
+                per_message_credentials=args.creds,
+                sink=args.keep_open,
+            )
+            _relay(relay)
+            return EXIT_OK
+        while True:
+            try:
+                conn, _ = accept_unix_addr(listener)
+            except OSError as error:
+                raise _failure(f"cannot accept on {addr}", error) from None
+            with conn:
+                if not args.keep_open:
+                    listener.close()  # later clients are refused, not left waiting
+                if args.creds:
+                    _report_peer(conn, reporter, f"the peer on {label}")
+                _relay(
+                    Relay(
+                        conn,
+                        args.type,
+                        reporter,
+                        f"the peer on {label}",
+                        send_fds=fds,
+                        sink=args.keep_open,
+                    )
+                )
+            if not args.keep_open:
+                return EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Report what is bound at ADDR."""
+    addr = _address(args.address)
+    try:
+        info = probe_address(addr)
+    except OSError as error:
+        raise _failure(f"cannot inspect {addr}", error) from None
+    if args.json:
+        print(json.dumps(info.to_json(), sort_keys=True))
+    else:
+        print(render_text(info))
+    return EXIT_STATUS[info.state]
+
+
+def _add_relay_options(parser: argparse.ArgumentParser) -> None:
+    kinds = parser.add_mutually_exclusive_group()
+    for flag, kind, text in (
+        ("--stream", socket.SOCK_STREAM, "a stream socket (the default)"),
+        ("--seqpacket", socket.SOCK_SEQPACKET, "a seqpacket socket: one packet per read"),
+        ("--dgram", socket.SOCK_DGRAM, "a datagram socket: one datagram per read"),
+    ):
+        kinds.add_argument(flag, dest="type", action="store_const", const=kind, help=text)
+    parser.set_defaults(type=socket.SOCK_STREAM)
+    parser.add_argument(
+        "--send-fd",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="open PATH and pass its fd with the first message (repeatable)",
+    )
+    parser.add_argument(
+        "--creds", action="store_true", help="print the peer's credentials to stderr"
+    )
+    parser.add_argument("--json", action="store_true", help="print events to stderr as JSON")
+    parser.add_argument("address", metavar="ADDR", help="a path, or @name for abstract")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``uds`` command."""
+    from uds import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="uds",
+        description="Talk over unix domain sockets: relay stdin/stdout, pass fds, "
+        "show credentials, inspect addresses.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"uds {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    listen = commands.add_parser(
+        "listen", help="listen on ADDR and relay stdin/stdout with a peer", epilog=_EPILOG
+    )
+    _add_relay_options(listen)
+    listen.add_argument(
+        "-k",
+        "--keep-open",
+        action="store_true",
+        help="serve peers one after another, only receiving (stdin is not read)",
+    )
+    listen.set_defaults(func=cmd_listen)
+    connect = commands.add_parser(
+        "connect", help="connect to ADDR and relay stdin/stdout", epilog=_EPILOG
+    )
+    _add_relay_options(connect)
+    connect.set_defaults(func=cmd_connect)
+    info = commands.add_parser("info", help="show what is bound at ADDR", epilog=_EPILOG)
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.add_argument("address", metavar="ADDR", help="a path, or @name for abstract")
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``uds`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    args = build_parser().parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return command(args)
+    except CliError as error:
+        sys.stderr.write(f"uds: {error.message}\n")
+        return error.status
+    except StdoutClosed:
+        return EXIT_STDOUT_CLOSED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

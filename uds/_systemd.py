@@ -1,0 +1,410 @@
+"""systemd integration: socket activation (sd_listen_fds) and sd_notify, both directions.
+
+The protocol is plain environment variables and datagrams, so no libsystemd is
+needed: :func:`listen_fds` reads ``LISTEN_PID``/``LISTEN_FDS``/``LISTEN_FDNAMES``
+as ``sd_listen_fds_with_names(3)`` does, :func:`notify` sends to
+``NOTIFY_SOCKET`` as ``sd_pid_notify_with_fds(3)`` does, and
+:class:`NotifyListener` is the receiving end a supervisor (or a test) needs.
+"""
+
+from __future__ import annotations
+
+import _socket
+import errno
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Iterable, Iterator, Mapping, NamedTuple, Optional, Union
+
+from uds import _platform
+from uds._addr import AddrLike, UnixSocketAddr
+from uds._ancillary import recv_ancillary, send_ancillary
+from uds._cmsg import rights_cmsg
+from uds._credentials import ReceivedCredentials, SendCredentials
+from uds._ext import local_unix_addr
+from uds._fd import FileDescriptorLike, call_on
+from uds._fds import ReceivedFds, close_all
+
+__all__ = [
+    "LISTEN_FDS_START",
+    "ActivatedSocket",
+    "ListenFd",
+    "NotifyListener",
+    "NotifyMessage",
+    "format_notify_state",
+    "listen_fds",
+    "listen_fds_raw",
+    "notify",
+    "parse_notify_message",
+]
+
+#: The first fd systemd passes (``SD_LISTEN_FDS_START``).
+LISTEN_FDS_START = 3
+
+_sys = _platform.current
+_LISTEN_VARIABLES = ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES")
+_DECIMAL = re.compile(r"[0-9]+\Z", re.ASCII)
+_getsockopt = _socket.socket.getsockopt
+_SO_DOMAIN: Optional[int] = getattr(socket, "SO_DOMAIN", None)
+_SO_PASSCRED: Optional[int] = getattr(_sys, "SO_PASSCRED", None)
+# systemd's own receive buffer for notifications is PIPE_BUF.
+_NOTIFY_BUFSIZE = 4096
+
+Listening = Union[socket.socket, int]
+
+
+class ListenFd(NamedTuple):
+    """A passed fd and the name systemd gave it (``FileDescriptorName=``, else ``"unknown"``)."""
+
+    fd: int
+    name: str
+
+
+class ActivatedSocket(NamedTuple):
+    """A passed socket, ready to use, and its name.
+
+    ``socket`` is a seqpacket listener for a ``SOCK_SEQPACKET`` unix socket, a
+    :class:`socket.socket` of the right family and type for any other socket,
+    and the plain ``int`` for an fd that is no socket (``ListenFIFO=`` and such).
+    """
+
+    socket: Listening
+    name: str
+
+
+def _parse_count(variable: str, value: str) -> int:
+    if not _DECIMAL.match(value):
+        raise ValueError(f"{variable}={value!r} is not a decimal number")
+    return int(value)
+
+
+def _read_listen_environment() -> list[ListenFd]:
+    pid_text = os.environ.get("LISTEN_PID")
+    if pid_text is None:
+        return []
+    if _parse_count("LISTEN_PID", pid_text) != os.getpid():
+        return []  # meant for another process (inherited by a child)
+    count = _parse_count("LISTEN_FDS", os.environ.get("LISTEN_FDS", "0"))
+    names_text = os.environ.get("LISTEN_FDNAMES")
+    if names_text is None:
+        names = ["unknown"] * count
+    else:
+        names = names_text.split(":") if names_text else []
+        if len(names) != count:
+            raise ValueError(
+                f"LISTEN_FDNAMES has {len(names)} names for LISTEN_FDS={count}: {names_text!r}"
+            )
+    return [ListenFd(LISTEN_FDS_START + i, name) for i, name in enumerate(names)]
+
+
+def _unset_listen_environment() -> None:
+    for variable in _LISTEN_VARIABLES:
+        os.environ.pop(variable, None)
+
+
+def listen_fds_raw(unset_environment: bool = True) -> list[ListenFd]:
+    """The fds passed by socket activation, as ``(fd, name)`` pairs; the caller owns them.
+
+    Returns ``[]`` when nothing was passed or ``LISTEN_PID`` names another
+    process. Every fd is made close-on-exec, as ``sd_listen_fds(3)`` does. With
+    ``unset_environment`` the three variables are removed (also on error) so
+    that children do not see them.
+
+    Raises:
+        ValueError: a variable is malformed, or ``LISTEN_FDNAMES`` has the wrong
+            number of names.
+        OSError: ``EBADF`` when a promised fd is not open; the other passed fds
+            are closed first.
+    """
+    try:
+        passed = _read_listen_environment()
+        for index, (fd, _) in enumerate(passed):
+            try:
+                os.set_inheritable(fd, False)
+            except BaseException:
+                close_all(fd for fd, _ in passed[index + 1 :])
+                close_all(fd for fd, _ in passed[:index])
+                raise
+        return passed
+    finally:
+        if unset_environment:
+            _unset_listen_environment()
+
+
+def listen_fds(unset_environment: bool = True) -> list[ActivatedSocket]:
+    """The sockets passed by socket activation, wrapped in objects of the right type.
+
+    The kind of each fd is read from the kernel (``SO_DOMAIN``, ``SO_TYPE``): a
+    unix ``SOCK_SEQPACKET`` socket becomes a seqpacket listener, any other
+    socket a :class:`socket.socket`, and an fd that is no socket stays an
+    ``int``. The objects own their fds.
+
+    Raises:
+        ValueError, OSError: as :func:`listen_fds_raw`; no fd stays open on error.
+    """
+    passed = listen_fds_raw(unset_environment)
+    ready: list[ActivatedSocket] = []
+    try:
+        for fd, name in passed:
+            ready.append(ActivatedSocket(_wrap(fd), name))
+    except BaseException:
+        for sock, _ in ready:
+            if isinstance(sock, int):
+                os.close(sock)
+            else:
+                sock.close()
+        close_all(fd for fd, _ in passed[len(ready) :])
+        raise
+    return ready
+
+
+def _wrap(fd: int) -> Listening:
+    try:
+        kind = call_on(fd, _getsockopt, socket.SOL_SOCKET, socket.SO_TYPE)
+    except OSError as error:
+        if error.errno == errno.ENOTSOCK:
+            return fd
+        raise
+    if _SO_DOMAIN is not None:
+        family = call_on(fd, _getsockopt, socket.SOL_SOCKET, _SO_DOMAIN)
+        return socket.socket(family, kind, 0, fd)
+    return socket.socket(fileno=fd)
+
+
+# sd_notify ---------------------------------------------------------------------
+
+
+def format_notify_state(state: Union[str, Mapping[str, object]]) -> bytes:
+    """The datagram for ``state``: a ready string, or a mapping of ``KEY: value``.
+
+    A mapping becomes ``KEY=value`` lines in its order (``{"READY": 1}`` is
+    ``b"READY=1"``).
+
+    Raises:
+        ValueError: the state is empty, a key is empty or holds ``=`` or a
+            newline, or a value holds a newline.
+        TypeError: ``state`` is neither a str nor a mapping.
+    """
+    if isinstance(state, str):
+        text = state
+    elif isinstance(state, Mapping):
+        lines = []
+        for key, value in state.items():
+            if not isinstance(key, str) or not key or "=" in key or "\n" in key:
+                raise ValueError(f"invalid sd_notify variable name {key!r}")
+            rendered = str(value)
+            if "\n" in rendered:
+                raise ValueError(f"the value of {key} contains a newline: {rendered!r}")
+            lines.append(f"{key}={rendered}")
+        text = "\n".join(lines)
+    else:
+        raise TypeError(f"state must be a str or a mapping, not {type(state).__name__}")
+    if not text:
+        raise ValueError("an sd_notify state cannot be empty")
+    return text.encode()
+
+
+def _notify_target(value: str) -> UnixSocketAddr:
+    if not value.startswith(("/", "@")) or len(value) < 2:
+        raise OSError(
+            errno.EAFNOSUPPORT,
+            f"NOTIFY_SOCKET={value!r} is neither an absolute path nor an @abstract name",
+        )
+    return UnixSocketAddr.new(value)
+
+
+def _connect_notify_socket(target: UnixSocketAddr) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.connect(target.to_std())
+        return sock
+    except OSError as error:
+        sock.close()
+        if error.errno != errno.EPROTOTYPE:
+            raise
+    # Newer managers may listen on a seqpacket socket instead.
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        sock.connect(target.to_std())
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def notify(
+    state: Union[str, Mapping[str, object]],
+    *,
+    fds: Iterable[FileDescriptorLike] = (),
+    pid: Optional[int] = None,
+    unset_environment: bool = False,
+) -> bool:
+    """Send ``state`` to the service manager at ``NOTIFY_SOCKET`` (``sd_notify(3)``).
+
+    ``state`` is a string such as ``"READY=1\\nSTATUS=up"`` or a mapping
+    (``{"READY": 1, "STATUS": "up"}``). ``fds`` travel with it (``SCM_RIGHTS``,
+    for ``FDSTORE=1``) and stay owned by the caller. The message carries the
+    sender's credentials (``SCM_CREDENTIALS``) so the manager can tell which
+    process sent it; ``pid`` claims another pid (as ``sd_pid_notify``), which
+    needs privilege: without it the process's own credentials are sent instead.
+
+    Returns:
+        ``True`` when sent, ``False`` when ``NOTIFY_SOCKET`` is not set (not
+        running under a manager that listens), like ``sd_notify`` returning 0.
+
+    Raises:
+        ValueError, TypeError: bad ``state`` or ``fds``, before any system call.
+        OSError: ``EAFNOSUPPORT`` for a ``NOTIFY_SOCKET`` that is not a unix
+            address; ``ECONNREFUSED``/``ENOENT`` when nobody listens there.
+    """
+    try:
+        data = format_notify_state(state)
+        fds = tuple(fds)
+        if fds:
+            rights_cmsg(fds)  # validate before any system call
+        value = os.environ.get("NOTIFY_SOCKET")
+        if value is None:
+            return False
+        target = _notify_target(value)
+        own = SendCredentials.current()
+        claimed = own if pid is None else SendCredentials(pid, own.uid, own.gid)
+        with _connect_notify_socket(target) as sock:
+            try:
+                send_ancillary(sock, data, fds=fds, credentials=claimed)
+            except PermissionError:
+                if claimed == own:
+                    raise
+                send_ancillary(sock, data, fds=fds, credentials=own)
+        return True
+    finally:
+        if unset_environment:
+            os.environ.pop("NOTIFY_SOCKET", None)
+
+
+def parse_notify_message(data: bytes) -> dict[str, str]:
+    """The ``KEY=value`` assignments of a notification; later ones win, other lines are skipped."""
+    fields: dict[str, str] = {}
+    for line in data.decode("utf-8", "replace").split("\n"):
+        key, sep, value = line.partition("=")
+        if sep and key:
+            fields[key] = value
+    return fields
+
+
+@dataclass
+class NotifyMessage:
+    """One notification received by a :class:`NotifyListener`.
+
+    Attributes:
+        fields: the ``KEY=value`` assignments (``{"READY": "1"}``).
+        credentials: who sent it, from the kernel (``None`` where the OS
+            cannot attach credentials).
+        fds: fds that came with it (``FDSTORE=1``, ``BARRIER=1``), owned by the
+            receiver; closing a ``BARRIER=1`` fd releases the waiting sender.
+        data: the raw datagram.
+        truncated: the datagram was longer than the buffer and was cut.
+    """
+
+    fields: dict[str, str]
+    credentials: Optional[ReceivedCredentials]
+    fds: ReceivedFds = field(default_factory=ReceivedFds)
+    data: bytes = b""
+    truncated: bool = False
+
+    def close(self) -> None:
+        """Close the fds not taken from :attr:`fds`."""
+        self.fds.close()
+
+    def __enter__(self) -> NotifyMessage:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+
+class NotifyListener:
+    """The manager's end of sd_notify: a datagram socket that receives notifications.
+
+    Bind it, export :attr:`notify_socket` as ``NOTIFY_SOCKET`` to the child, and
+    read :class:`NotifyMessage` objects with :meth:`recv` or by iterating.
+    ``SO_PASSCRED`` is set, so every message carries the sender's pid, uid and
+    gid as the kernel checked them.
+    """
+
+    def __init__(self, addr: AddrLike = "", *, max_fds: int = _sys.SCM_MAX_FD) -> None:
+        """Bind to ``addr`` (the default ``""`` picks a free abstract name on Linux).
+
+        Raises:
+            OSError: ``EADDRINUSE`` when the address is taken.
+            ValueError: a bad address or ``max_fds``.
+        """
+        target = UnixSocketAddr.new(addr)
+        if not 0 <= max_fds <= _sys.SCM_MAX_FD:
+            raise ValueError(f"max_fds must be between 0 and {_sys.SCM_MAX_FD}, got {max_fds}")
+        self._max_fds = max_fds
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            if _SO_PASSCRED is not None:
+                self._sock.setsockopt(socket.SOL_SOCKET, _SO_PASSCRED, 1)
+            self._sock.bind(target.to_std())
+            self.addr = local_unix_addr(self._sock)
+        except BaseException:
+            self._sock.close()
+            raise
+
+    @property
+    def notify_socket(self) -> str:
+        """The value to put in ``NOTIFY_SOCKET`` (``@name`` or the path)."""
+        raw = self.addr.as_raw_bytes()
+        return os.fsdecode(b"@" + raw[1:] if self.addr.is_abstract else raw)
+
+    def recv(self, timeout: Optional[float] = None) -> NotifyMessage:
+        """Wait for the next notification (at most ``timeout`` seconds when given).
+
+        Raises:
+            TimeoutError: nothing arrived in time.
+        """
+        self._sock.settimeout(timeout)
+        received = recv_ancillary(
+            self._sock, _NOTIFY_BUFSIZE, max_fds=self._max_fds, credentials=True
+        )
+        if received.pidfd is not None:
+            os.close(received.pidfd)
+        data = received.data or b""
+        return NotifyMessage(
+            parse_notify_message(data),
+            received.credentials,
+            received.fds,
+            data,
+            received.message_truncated,
+        )
+
+    def __iter__(self) -> Iterator[NotifyMessage]:
+        while True:
+            yield self.recv()
+
+    def fileno(self) -> int:
+        """The socket's fd, for selectors."""
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        """Close the socket (a path stays in the file system: unlink it if you bound one)."""
+        self._sock.close()
+
+    def __enter__(self) -> NotifyListener:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
