@@ -1,0 +1,82 @@
+"""What a benchmark case is, the implementation columns, and shared fixtures."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from benchmarks._timing import Loop
+
+__all__ = [
+    "ANYIO",
+    "BY_HAND",
+    "COLUMNS",
+    "C_LIMIT",
+    "MP_REDUCTION",
+    "OURS",
+    "STDLIB_FDS",
+    "Case",
+    "FilenoOnly",
+    "Unavailable",
+    "abstract_name",
+    "socket_pair",
+]
+
+OURS = "uds"
+BY_HAND = "by hand"
+STDLIB_FDS = "socket.send_fds"
+MP_REDUCTION = "mp.reduction"
+ANYIO = "anyio"
+C_LIMIT = "C"
+#: Measured columns, in table order (C comes from the compiled program).
+COLUMNS = (OURS, BY_HAND, STDLIB_FDS, MP_REDUCTION, ANYIO)
+
+MSG_NOSIGNAL: int = getattr(socket, "MSG_NOSIGNAL", 0)
+MSG_CMSG_CLOEXEC: int = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
+
+
+class Unavailable(Exception):
+    """A case cannot run here (a module not built yet, a library not installed)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the table.
+
+    ``setup`` opens what the case needs on the exit stack and returns a loop per
+    implementation column; it raises :class:`Unavailable` when the case cannot
+    run. ``c_key`` names the matching line of the C program's output.
+    """
+
+    key: str
+    title: str
+    setup: Callable[[ExitStack], dict[str, Loop]]
+    c_key: Optional[str] = None
+
+
+class FilenoOnly:
+    """A socket wrapper that exposes nothing but ``fileno()``, like third-party types."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._fd = sock.fileno()
+
+    def fileno(self) -> int:
+        return self._fd
+
+
+def socket_pair(
+    stack: ExitStack, kind: int = socket.SOCK_STREAM
+) -> tuple[socket.socket, socket.socket]:
+    """A connected unix socket pair, closed when ``stack`` unwinds."""
+    a, b = socket.socketpair(socket.AF_UNIX, kind)
+    stack.enter_context(a)
+    stack.enter_context(b)
+    return a, b
+
+
+def abstract_name() -> str:
+    """A unique abstract address, so concurrent runs never collide."""
+    return f"@uds-bench-{uuid.uuid4().hex}"

@@ -1,0 +1,76 @@
+"""Cross-process ping-pong: a 64 B round trip with an echo peer in another process."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from contextlib import ExitStack
+
+import uds
+from benchmarks._case import (
+    BY_HAND,
+    MSG_CMSG_CLOEXEC,
+    MSG_NOSIGNAL,
+    OURS,
+    STDLIB_FDS,
+    Case,
+    socket_pair,
+)
+from benchmarks._timing import Loop
+
+__all__ = ["CASES"]
+
+_SMALL = bytes(64)
+# The peer is the same for every implementation, so its cost cancels in the ratio.
+_ECHO = """
+import socket, sys
+sock = socket.socket(fileno=int(sys.argv[1]))
+recv, send = sock.recv, sock.send
+while True:
+    data = recv(65536)
+    if not data:
+        break
+    send(data)
+"""
+
+
+def _start_echo_peer(stack: ExitStack, sock: socket.socket) -> None:
+    peer = subprocess.Popen(
+        [sys.executable, "-c", _ECHO, str(sock.fileno())], pass_fds=(sock.fileno(),)
+    )
+    stack.callback(peer.wait, 10)
+    sock.close()
+
+
+def _pingpong(stack: ExitStack) -> dict[str, Loop]:
+    ours_end, peer_end = socket_pair(stack, socket.SOCK_SEQPACKET)
+    _start_echo_peer(stack, peer_end)
+    # Registered after the peer's wait, so it runs first: the peer sees EOF and exits.
+    stack.callback(ours_end.close)
+    a = ours_end
+
+    def ours(n: int) -> None:
+        send, recv = uds.send_fds, uds.recv_fds
+        for _ in range(n):
+            send(a, _SMALL, ())
+            recv(a, 64, 0)
+
+    def by_hand(n: int) -> None:
+        sendmsg, recvmsg = a.sendmsg, a.recvmsg
+        for _ in range(n):
+            sendmsg((_SMALL,), (), MSG_NOSIGNAL)
+            _, _, flags, _ = recvmsg(64, 0, MSG_CMSG_CLOEXEC)
+            if flags & socket.MSG_CTRUNC:
+                raise RuntimeError("control data truncated")
+
+    def stdlib(n: int) -> None:
+        send, recv = socket.send_fds, socket.recv_fds
+        for _ in range(n):
+            send(a, (_SMALL,), (), MSG_NOSIGNAL)
+            recv(a, 64, 0, MSG_CMSG_CLOEXEC)
+
+    return {OURS: ours, BY_HAND: by_hand, STDLIB_FDS: stdlib}
+
+
+CASES = [Case("pingpong", "cross-process ping-pong, 64 B", _pingpong, "pingpong")]

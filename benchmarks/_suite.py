@@ -1,0 +1,106 @@
+"""Run the cases and the C program, and collect what the report needs."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import uds
+from benchmarks import _async_cases, _peer_cases, _selector_cases, _seqpacket_cases, _sync_cases
+from benchmarks._case import C_LIMIT, Case, Unavailable
+from benchmarks._native import run_c_limit
+from benchmarks._timing import measure
+
+__all__ = ["ALL_CASES", "Row", "Results", "Settings", "run"]
+
+ALL_CASES: list[Case] = [
+    *_sync_cases.CASES,
+    *_peer_cases.CASES,
+    *_seqpacket_cases.CASES,
+    *_selector_cases.CASES,
+    *_async_cases.CASES,
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long to measure: ``round_ms`` per implementation per round, ``rounds`` rounds."""
+
+    round_ms: float
+    rounds: int
+    label: str
+
+
+FULL = Settings(round_ms=25.0, rounds=15, label="full")
+QUICK = Settings(round_ms=2.0, rounds=3, label="quick")
+
+
+@dataclass
+class Row:
+    """One case's medians in ns/op per column, or why it was skipped."""
+
+    case: Case
+    ns: dict[str, float] = field(default_factory=dict)
+    skipped: Optional[str] = None
+
+
+@dataclass
+class Results:
+    """Everything one run measured, with the context needed to read it."""
+
+    rows: list[Row]
+    c_note: Optional[str]
+    settings: Settings
+    machine: dict[str, str]
+
+
+def machine_info() -> dict[str, str]:
+    """Where and when the numbers were taken."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
+        "cpu": f"{cpu}, {os.cpu_count()} logical CPUs",
+        "uds": uds.__version__,
+    }
+
+
+def _run_case(case: Case, settings: Settings) -> Row:
+    with ExitStack() as stack:
+        try:
+            loops = case.setup(stack)
+        except Unavailable as why:
+            return Row(case, skipped=str(why))
+        ns = measure(loops, settings.round_ms, settings.rounds)
+    return Row(case, ns)
+
+
+def run(settings: Settings, only: Optional[Sequence[str]] = None) -> Results:
+    """Measure every case (or those whose key is in ``only``) and the C program."""
+    rows = []
+    for case in ALL_CASES:
+        if only and case.key not in only:
+            continue
+        row = _run_case(case, settings)
+        note = f"skipped: {row.skipped}" if row.skipped else "done"
+        print(f"  {case.title}: {note}", file=sys.stderr, flush=True)
+        rows.append(row)
+    c_limit, c_note = run_c_limit(settings.round_ms, settings.rounds)
+    for row in rows:
+        if row.case.c_key in c_limit:
+            row.ns[C_LIMIT] = c_limit[row.case.c_key]
+    return Results(rows, c_note, settings, machine_info())

@@ -1,0 +1,56 @@
+"""Timing: calibrate a loop count per case, then interleave implementations round-robin."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from typing import Callable
+
+__all__ = ["Loop", "measure"]
+
+#: Runs one operation ``n`` times.
+Loop = Callable[[int], None]
+
+
+def _elapsed_ns(loop: Loop, n: int) -> int:
+    # Like timeit: a collection landing in one implementation's round is noise.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter_ns()
+        loop(n)
+        return time.perf_counter_ns() - start
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _probe_ns_per_op(loop: Loop, round_ns: float) -> float:
+    """Warm ``loop`` up and estimate its cost, doubling ``n`` until a tenth of a round."""
+    n = 1
+    while True:
+        elapsed = _elapsed_ns(loop, n)
+        if elapsed >= round_ns / 10 or n >= 1 << 24:
+            return elapsed / n
+        n *= 2
+
+
+def measure(loops: dict[str, Loop], round_ms: float, rounds: int) -> dict[str, float]:
+    """Median ns per operation of each loop over ``rounds`` interleaved rounds.
+
+    Every implementation runs the same operation count, sized so that the
+    slowest one takes about ``round_ms`` per round. Within a round the
+    implementations run one after the other, starting one further along each
+    round, so that drifting machine load hits them all alike.
+    """
+    round_ns = round_ms * 1e6
+    names = list(loops)
+    slowest = max(_probe_ns_per_op(loops[name], round_ns) for name in names)
+    n = max(1, int(round_ns / max(slowest, 1.0)))
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(rounds):
+        start = index % len(names)
+        for name in names[start:] + names[:start]:
+            samples[name].append(_elapsed_ns(loops[name], n) / n)
+    return {name: statistics.median(values) for name, values in samples.items()}
