@@ -16,7 +16,7 @@ import pytest
 
 import uds
 from tests.helpers import FilenoOnly, open_fds, same_file
-from tests.stress._peers import forked, wait_exit_code
+from tests.stress.conftest import forked, wait_exit_code
 
 HANG_GUARD = 30.0
 

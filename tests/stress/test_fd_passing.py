@@ -7,8 +7,7 @@ import socket
 
 import uds
 from tests.helpers import open_fds, same_file
-from tests.stress._peers import forked, wait_exit_code
-from tests.stress.conftest import Profile
+from tests.stress.conftest import Profile, forked, wait_exit_code
 
 PER_MESSAGE = 250
 

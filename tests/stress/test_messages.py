@@ -6,8 +6,7 @@ import socket
 import struct
 
 import uds
-from tests.stress._peers import forked, wait_exit_code
-from tests.stress.conftest import Profile
+from tests.stress.conftest import Profile, forked, wait_exit_code
 
 SEQ = struct.Struct("=Q")
 
