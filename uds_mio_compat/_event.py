@@ -77,7 +77,7 @@ class Events:
     """A reusable container for the events of one :meth:`Poll.poll` call.
 
     Holds at most ``capacity`` events; sources that were ready beyond it are
-    not lost: readiness is level-triggered, so the next poll reports them again.
+    reported by the next poll, before anything else.
     Iterating skips events of sources deregistered or reregistered since the
     poll (their readiness may no longer concern the caller).
     """
@@ -111,7 +111,7 @@ class Events:
     def _fill(
         self, ready: list[tuple[Any, int]], masks: Optional[dict[int, int]], stale: set[int]
     ) -> None:
-        self._ready = ready if len(ready) <= self._capacity else ready[: self._capacity]
+        self._ready = ready
         self._masks = masks
         self._stale = stale
 

@@ -24,12 +24,16 @@ class Poll:
         TypeError: ``selector`` is not a selector class or instance.
     """
 
-    __slots__ = ("_recorder", "_registry", "_shared")
+    __slots__ = ("_backlog", "_backlog_masks", "_recorder", "_registry", "_shared")
 
     def __init__(self, selector: Union[type, SelectorLike, None] = None) -> None:
         instance, self._recorder = make_selector(selector)
         self._shared = _Shared(instance)
         self._registry = Registry(self._shared)
+        # Events beyond an Events' capacity, handed out first by the next poll so
+        # that a busy source at the head of the selector's list cannot starve others.
+        self._backlog: list[tuple[Any, int]] = []
+        self._backlog_masks: Optional[dict[int, int]] = None
 
     @property
     def registry(self) -> Registry:
@@ -46,13 +50,24 @@ class Poll:
 
         ``timeout`` ``None`` waits indefinitely and ``0`` returns at once. A
         signal handler that raises interrupts the wait; otherwise interrupted
-        waits return with what is ready (possibly nothing).
+        waits return with what is ready (possibly nothing). When the last poll
+        found more ready sources than ``events`` holds, this one reports the
+        rest at once, without waiting (they may be spurious by now).
 
         Raises:
             OSError: from the selector (``EBADF`` for a closed registered fd
                 with select/poll selectors).
         """
         shared = self._shared
+        backlog = self._backlog
+        if backlog:
+            stale = shared.stale
+            self._backlog = []
+            shared.stale = set()
+            ready = [item for item in backlog if id(item[0]) not in stale] if stale else backlog
+            if ready:
+                self._deliver(events, ready, self._backlog_masks)
+                return
         shared.stale = set()
         ready = shared.selector.select(timeout)
         wakers = shared.wakers
@@ -62,7 +77,17 @@ class Poll:
                 if waker is not None:
                     waker._drain()
         recorder = self._recorder
-        events._fill(ready, None if recorder is None else dict(recorder.last), shared.stale)
+        self._deliver(events, ready, None if recorder is None else dict(recorder.last))
+
+    def _deliver(
+        self, events: Events, ready: list[tuple[Any, int]], masks: Optional[dict[int, int]]
+    ) -> None:
+        capacity = events.capacity
+        if len(ready) > capacity:
+            self._backlog = ready[capacity:]
+            self._backlog_masks = masks
+            ready = ready[:capacity]
+        events._fill(ready, masks, self._shared.stale)
 
     def close(self) -> None:
         """Close the selector; registered sources stay open."""
