@@ -154,3 +154,21 @@ def test_new_returns_existing_and_accepts_pathlike(tmp_path: pathlib.Path) -> No
     assert UnixSocketAddr.from_path(os.fsencode(tmp_path / "p")) == UnixSocketAddr.new(
         tmp_path / "p"
     )
+
+
+def test_from_std_fast_paths_build_the_same_addresses_as_the_validating_ones() -> None:
+    longest = b"n" * UnixSocketAddr.max_abstract_len()
+    for name in (b"a", b"\0with\0nuls", longest):
+        got = UnixSocketAddr.from_std(b"\0" + name)
+        assert got == UnixSocketAddr.from_abstract(name) and got.as_abstract() == name
+        assert hash(got) == hash(UnixSocketAddr.from_abstract(name))
+        assert repr(got) == repr(UnixSocketAddr.from_abstract(name))
+    for path in ("/tmp/x", "relative", "é/" + "p" * (UnixSocketAddr.max_path_len() - 3)):
+        got = UnixSocketAddr.from_std(path)
+        assert got == UnixSocketAddr.from_path(path) and got.is_path
+        with pytest.raises(AttributeError):
+            got._raw = b"other"  # type: ignore[misc]
+    # Beyond the fast paths the validating code still decides.
+    with pytest.raises(ValueError, match="sun_path"):
+        UnixSocketAddr.from_std(b"\0" + longest + b"x")
+    assert UnixSocketAddr.from_std("p" * 108).as_raw_bytes() == b"p" * 108

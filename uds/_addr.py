@@ -203,6 +203,15 @@ class UnixSocketAddr:
             OSError: ``addr`` is not a unix address (errno ``EAFNOSUPPORT``),
                 e.g. the tuple of an inet socket.
         """
+        # Fast paths for what the kernel hands back through getsockname()/recvfrom():
+        # already within sun_path, so only the kind needs deciding.
+        if type(addr) is bytes and addr[:1] == b"\0" and _HAS_ABSTRACT:
+            if len(addr) <= _SUN_PATH_LEN:
+                return _make(cls, ABSTRACT, addr[1:])
+        elif type(addr) is str and addr:
+            raw = os.fsencode(addr)
+            if len(raw) < _SUN_PATH_LEN and b"\0" not in raw:
+                return _make(cls, PATH, raw)
         if isinstance(addr, str):
             return cls.from_raw_bytes(os.fsencode(addr)) if addr else _UNNAMED
         if isinstance(addr, (bytes, bytearray)):
@@ -301,6 +310,18 @@ class UnixSocketAddr:
 
     def __hash__(self) -> int:
         return hash((self._kind, self._raw))
+
+
+_set_kind = UnixSocketAddr._kind.__set__  # type: ignore[attr-defined]
+_set_raw = UnixSocketAddr._raw.__set__  # type: ignore[attr-defined]
+
+
+def _make(cls: type[UnixSocketAddr], kind: str, raw: bytes) -> UnixSocketAddr:
+    """An address from a ``kind`` and ``raw`` already validated, without the Python __init__."""
+    addr = object.__new__(cls)
+    _set_kind(addr, kind)
+    _set_raw(addr, raw)
+    return addr
 
 
 def _rebuild(kind: str, raw: bytes) -> UnixSocketAddr:
