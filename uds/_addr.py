@@ -312,8 +312,9 @@ class UnixSocketAddr:
         return hash((self._kind, self._raw))
 
 
-_set_kind = UnixSocketAddr._kind.__set__  # type: ignore[attr-defined]
-_set_raw = UnixSocketAddr._raw.__set__  # type: ignore[attr-defined]
+# The slots' own descriptors: they store without going through the refusing __setattr__.
+_set_kind = UnixSocketAddr.__dict__["_kind"].__set__
+_set_raw = UnixSocketAddr.__dict__["_raw"].__set__
 
 
 def _make(cls: type[UnixSocketAddr], kind: str, raw: bytes) -> UnixSocketAddr:
