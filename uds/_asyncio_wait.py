@@ -1,0 +1,129 @@
+"""Waiting for readiness on an asyncio loop, and the one non-blocking call helper.
+
+Every awaitable operation of :mod:`uds.asyncio` goes through
+:func:`nonblocking_call`: it issues the system call first and waits only when
+the call raises :class:`BlockingIOError`. The wait consumes nothing, so a
+cancelled operation loses no data and no fd.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Callable, Optional, TypeVar
+
+__all__ = ["FdWaiter", "nonblocking_call"]
+
+_R = TypeVar("_R")
+
+
+class FdWaiter:
+    """Readiness futures for one fd on one loop.
+
+    The reader/writer callback stays installed between waits and is removed
+    the first time it fires with nobody waiting: a request/response exchange
+    then costs no ``epoll_ctl`` per message.
+
+    With ``duplicate=True`` the waiter registers a duplicate of ``fd`` (made on
+    first use, close-on-exec), for fds that a transport already registered
+    with the loop (asyncio refuses a second registration of the same fd).
+    """
+
+    __slots__ = ("_dup", "_fd", "_loop", "_readers", "_reading", "_writers", "_writing")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, fd: int, *, duplicate: bool = False
+    ) -> None:
+        self._loop = loop
+        self._fd = -1 if duplicate else fd
+        self._dup: Optional[int] = fd if duplicate else None
+        self._readers: list[asyncio.Future[None]] = []
+        self._writers: list[asyncio.Future[None]] = []
+        self._reading = False
+        self._writing = False
+
+    def _watched_fd(self) -> int:
+        if self._fd < 0:
+            assert self._dup is not None
+            self._fd = os.dup(self._dup)  # os.dup makes it non-inheritable
+        return self._fd
+
+    def wait_readable(self) -> asyncio.Future[None]:
+        """A future that completes when the fd may be readable."""
+        future = self._loop.create_future()
+        self._readers.append(future)
+        if not self._reading:
+            self._loop.add_reader(self._watched_fd(), self._on_readable)
+            self._reading = True
+        return future
+
+    def wait_writable(self) -> asyncio.Future[None]:
+        """A future that completes when the fd may be writable."""
+        future = self._loop.create_future()
+        self._writers.append(future)
+        if not self._writing:
+            self._loop.add_writer(self._watched_fd(), self._on_writable)
+            self._writing = True
+        return future
+
+    def _on_readable(self) -> None:
+        readers = self._readers
+        if not readers:
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+            return
+        self._readers = []
+        for future in readers:
+            if not future.done():
+                future.set_result(None)
+
+    def _on_writable(self) -> None:
+        writers = self._writers
+        if not writers:
+            self._loop.remove_writer(self._fd)
+            self._writing = False
+            return
+        self._writers = []
+        for future in writers:
+            if not future.done():
+                future.set_result(None)
+
+    def close(self) -> None:
+        """Remove the callbacks and wake every waiter (its retry then fails).
+
+        Must run before the fd is closed. Safe to call twice.
+        """
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._fd)
+        if self._writing:
+            self._writing = False
+            self._loop.remove_writer(self._fd)
+        waiting = self._readers + self._writers
+        self._readers = []
+        self._writers = []
+        for future in waiting:
+            if not future.done():
+                future.set_result(None)
+        if self._dup is not None and self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
+
+async def nonblocking_call(
+    waiter: FdWaiter, writing: bool, function: Callable[..., _R], *args: object
+) -> _R:
+    """Call ``function(*args)``; on :class:`BlockingIOError` wait for readiness and retry.
+
+    ``writing`` says which readiness to wait for. The call itself never waits,
+    so cancelling the returned coroutine while it waits loses nothing.
+
+    Raises:
+        Whatever ``function`` raises other than :class:`BlockingIOError`.
+    """
+    while True:
+        try:
+            return function(*args)
+        except BlockingIOError:
+            pass
+        await (waiter.wait_writable() if writing else waiter.wait_readable())

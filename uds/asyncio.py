@@ -1,0 +1,11 @@
+"""asyncio support: seqpacket connections and fd-passing over streams and sockets.
+
+Works on the default event loop and on uvloop. Every operation tries the
+system call first and waits for readiness only if it would block, so
+cancelling a pending operation loses no message and no fd.
+"""
+
+from uds._asyncio_seqpacket import UnixSeqpacketConn, UnixSeqpacketListener
+from uds._asyncio_streams import recv_fds, send_fds
+
+__all__ = ["UnixSeqpacketConn", "UnixSeqpacketListener", "recv_fds", "send_fds"]
