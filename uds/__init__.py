@@ -13,6 +13,8 @@ from uds._credentials import ConnCredentials, ReceivedCredentials, SendCredentia
 from uds._errors import UnsupportedPlatformError
 from uds._fd import HasFileno
 from uds._fds import ReceivedFds
+from uds._seqpacket_conn import NonblockingUnixSeqpacketConn, UnixSeqpacketConn
+from uds._seqpacket_listener import NonblockingUnixSeqpacketListener, UnixSeqpacketListener
 from uds.ext import (
     accept_unix_addr,
     bind_unix_addr,
@@ -56,6 +58,11 @@ __all__ = [
     "SocketFile",
     "UnlinkingSocket",
     "bind_path",
+    # seqpacket sockets, blocking and non-blocking
+    "NonblockingUnixSeqpacketConn",
+    "NonblockingUnixSeqpacketListener",
+    "UnixSeqpacketConn",
+    "UnixSeqpacketListener",
     # extension functions
     "accept_unix_addr",
     "bind_unix_addr",

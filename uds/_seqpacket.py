@@ -1,0 +1,278 @@
+"""Seqpacket sockets: what the listener and the connection share.
+
+The classes live in :mod:`uds._seqpacket_conn` and :mod:`uds._seqpacket_listener`;
+this module creates, adopts and configures the ``_socket.socket`` they wrap.
+
+Blocking and non-blocking objects differ only in a flag and in the mode of their
+fd: a blocking one has a blocking fd and CPython timeout ``None``, a non-blocking
+one has ``O_NONBLOCK`` and timeout ``0``. Either way CPython issues each system
+call exactly once (it polls only for a positive timeout), so the hot path is the
+bare C method. Read and write timeouts are the kernel's ``SO_RCVTIMEO`` and
+``SO_SNDTIMEO``: separate for each direction (the stdlib has one timeout per
+socket), free when they do not expire, and shared by clones as the kernel
+shares them. An expired timeout comes back as ``EAGAIN``, which the blocking
+types turn into :class:`TimeoutError` in their ``except`` clause, off the hot path.
+"""
+
+from __future__ import annotations
+
+import _socket
+import errno
+import math
+import os
+import socket
+import struct
+from typing import Optional
+
+from uds._addr import AddrLike, UnixSocketAddr
+from uds._bind import bind_path
+from uds._fd import call_on
+
+__all__ = [
+    "new_socket",
+    "new_pair",
+    "adopt",
+    "adopt_fd",
+    "clone",
+    "bind_to",
+    "connect_to",
+    "set_timeout_option",
+    "get_timeout_option",
+    "timed_out",
+    "describe",
+]
+
+_SocketType = _socket.socket
+_AF_UNIX = socket.AF_UNIX
+_SOCK_SEQPACKET = socket.SOCK_SEQPACKET
+_SOCK_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
+_SOL_SOCKET = socket.SOL_SOCKET
+_SO_TYPE = socket.SO_TYPE
+_SO_DOMAIN: Optional[int] = getattr(socket, "SO_DOMAIN", None)
+_SO_ACCEPTCONN: Optional[int] = getattr(socket, "SO_ACCEPTCONN", None)
+# struct timeval with the native time_t and suseconds_t (both long on Linux and the BSDs).
+_TIMEVAL = struct.Struct("@ll")
+_MICROS = 1_000_000
+
+
+def new_socket(nonblocking: bool) -> _socket.socket:
+    """A fresh ``AF_UNIX``/``SOCK_SEQPACKET`` socket, close-on-exec (and non-blocking) atomically.
+
+    Raises:
+        OSError: ``socket(2)`` failed (``EMFILE``, ``EPROTONOSUPPORT``...).
+    """
+    if nonblocking:
+        return _SocketType(_AF_UNIX, _SOCK_SEQPACKET | _SOCK_NONBLOCK)
+    sock = _SocketType(_AF_UNIX, _SOCK_SEQPACKET)
+    if sock.gettimeout() is not None:
+        # socket.setdefaulttimeout() made it non-blocking; our blocking types use
+        # the kernel's timeouts instead.
+        sock.setblocking(True)
+    return sock
+
+
+def new_pair(nonblocking: bool) -> tuple[_socket.socket, _socket.socket]:
+    """A connected pair of seqpacket sockets, close-on-exec (and non-blocking) atomically."""
+    a, b = _socket.socketpair(_AF_UNIX, _SOCK_SEQPACKET | (_SOCK_NONBLOCK if nonblocking else 0))
+    if not nonblocking and (a.gettimeout() is not None or b.gettimeout() is not None):
+        a.setblocking(True)
+        b.setblocking(True)
+    return a, b
+
+
+def adopt(fd: int, nonblocking: bool) -> _socket.socket:
+    """Wrap the seqpacket socket ``fd`` (now owned) and put it in the mode asked for.
+
+    On failure ``fd`` is closed.
+    """
+    sock = _wrap(fd)
+    try:
+        # Always set: an fd that accept4() returned is blocking whatever the
+        # listener is (Linux does not inherit O_NONBLOCK).
+        sock.setblocking(not nonblocking)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _wrap(fd: int) -> _socket.socket:
+    # SOCK_NONBLOCK in the type only sets CPython's timeout to 0: no system call,
+    # and socket.setdefaulttimeout() cannot flip O_NONBLOCK on a shared file.
+    try:
+        return _SocketType(_AF_UNIX, _SOCK_SEQPACKET | _SOCK_NONBLOCK, 0, fd)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def clone(sock: _socket.socket) -> _socket.socket:
+    """A new socket object for a duplicate of ``sock``'s fd (close-on-exec), in the same mode.
+
+    Raises:
+        OSError: ``EMFILE``.
+    """
+    copy = _wrap(_socket.dup(sock.fileno()))
+    if sock.gettimeout() is None:
+        try:
+            copy.settimeout(None)
+        except BaseException:
+            copy.close()
+            raise
+    return copy
+
+
+def _check_kind(sock: _socket.socket, fd: int, listening: bool) -> None:
+    try:
+        if _SO_DOMAIN is not None:
+            family = sock.getsockopt(_SOL_SOCKET, _SO_DOMAIN)
+            if family != _AF_UNIX:
+                raise OSError(
+                    errno.EAFNOSUPPORT, f"fd {fd} is an {_family_name(family)} socket, not AF_UNIX"
+                )
+        kind = sock.getsockopt(_SOL_SOCKET, _SO_TYPE)
+    except OSError as error:
+        if error.errno == errno.ENOTSOCK:
+            raise OSError(errno.ENOTSOCK, f"fd {fd} is not a socket") from None
+        raise
+    if kind != _SOCK_SEQPACKET:
+        raise OSError(
+            errno.EPROTOTYPE, f"fd {fd} is a {_type_name(kind)} socket, not SOCK_SEQPACKET"
+        )
+    if _SO_ACCEPTCONN is not None:
+        accepting = bool(sock.getsockopt(_SOL_SOCKET, _SO_ACCEPTCONN))
+        if accepting != listening:
+            state = "a listening" if accepting else "not a listening"
+            raise OSError(errno.EINVAL, f"fd {fd} is {state} socket")
+
+
+def _family_name(family: int) -> str:
+    try:
+        return socket.AddressFamily(family).name
+    except ValueError:
+        return f"address family {family}"
+
+
+def _type_name(kind: int) -> str:
+    try:
+        return socket.SocketKind(kind).name
+    except ValueError:
+        return f"type {kind}"
+
+
+def adopt_fd(fd: int, nonblocking: bool, listening: bool) -> _socket.socket:
+    """Take ownership of the caller's ``fd`` after checking it is the right kind of socket.
+
+    The fd is made close-on-exec and put in the mode of the adopting class.
+
+    Raises:
+        TypeError: ``fd`` is not an int.
+        OSError: ``ENOTSOCK`` not a socket, ``EAFNOSUPPORT`` not ``AF_UNIX``,
+            ``EPROTOTYPE`` not ``SOCK_SEQPACKET``, ``EINVAL`` a listener where a
+            connection is expected or the reverse, ``EBADF`` not open. On any
+            error the fd stays open and the caller's.
+    """
+    if type(fd) is not int:
+        raise TypeError(f"from_fd() takes an int file descriptor, not {type(fd).__name__}")
+    if fd < 0:
+        raise ValueError(f"invalid file descriptor {fd}")
+    call_on(fd, _check_kind, fd, listening)
+    os.set_inheritable(fd, False)
+    return adopt(fd, nonblocking)
+
+
+def bind_to(
+    sock: _socket.socket,
+    addr: UnixSocketAddr,
+    *,
+    mode: Optional[int] = None,
+    replace_stale: bool = False,
+) -> None:
+    """Bind ``sock`` to ``addr``; a path goes through :func:`uds.bind_path` (no clobbering).
+
+    Raises:
+        FileExistsError: a path is taken (``EADDRINUSE``), saying by what.
+        OSError: ``EADDRINUSE`` for a taken abstract name, others from ``bind(2)``.
+        ValueError: ``mode``/``replace_stale`` with an address that is not a path.
+    """
+    if addr.is_path:
+        bind_path(sock, addr.to_std(), mode=mode, replace_stale=replace_stale)
+        return
+    if mode is not None or replace_stale:
+        raise ValueError(f"mode and replace_stale apply to path addresses, not {addr}")
+    sock.bind(addr.to_std())
+
+
+def connect_to(
+    to_addr: AddrLike, from_addr: Optional[AddrLike], nonblocking: bool
+) -> _socket.socket:
+    """A new seqpacket socket, bound to ``from_addr`` if given, connected to ``to_addr``.
+
+    Raises:
+        ValueError: an invalid address (before any socket is created).
+        FileNotFoundError, ConnectionRefusedError: nothing listens at ``to_addr``.
+        BlockingIOError: non-blocking and the listener's backlog is full.
+    """
+    target = UnixSocketAddr.new(to_addr).to_std()
+    source = None if from_addr is None else UnixSocketAddr.new(from_addr)
+    sock = new_socket(nonblocking)
+    try:
+        if source is not None:
+            bind_to(sock, source)
+        sock.connect(target)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def set_timeout_option(sock: _socket.socket, option: int, timeout: Optional[float]) -> None:
+    """Set ``SO_RCVTIMEO``/``SO_SNDTIMEO`` to ``timeout`` seconds (``None``: no timeout).
+
+    Sub-microsecond timeouts are rounded up, never down to 0 (which would mean
+    "no timeout"); the kernel further rounds to its clock tick.
+
+    Raises:
+        ValueError: ``timeout`` is zero, negative, NaN or infinite.
+        TypeError: ``timeout`` is not a number.
+    """
+    if timeout is None:
+        seconds = micros = 0
+    else:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f"timeout must be a number of seconds or None, not {timeout!r}")
+        if not 0 < timeout < math.inf:
+            raise ValueError(
+                f"timeout must be a positive finite number of seconds (or None), got {timeout!r}"
+            )
+        total = max(1, math.ceil(timeout * _MICROS))
+        seconds, micros = divmod(total, _MICROS)
+    sock.setsockopt(_SOL_SOCKET, option, _TIMEVAL.pack(seconds, micros))
+
+
+def get_timeout_option(sock: _socket.socket, option: int) -> Optional[float]:
+    """The ``SO_RCVTIMEO``/``SO_SNDTIMEO`` timeout in seconds, ``None`` if there is none."""
+    seconds, micros = _TIMEVAL.unpack(sock.getsockopt(_SOL_SOCKET, option, _TIMEVAL.size))
+    if not seconds and not micros:
+        return None
+    return float(seconds + micros / _MICROS)
+
+
+def timed_out(what: str) -> TimeoutError:
+    """The error a blocking type raises when the kernel reports its timeout expired."""
+    return TimeoutError(errno.ETIMEDOUT, f"{what} timed out")
+
+
+def describe(name: str, sock: _socket.socket, peer: bool) -> str:
+    """``<Name fd=N local=... peer=...>`` for ``repr()``; addresses it cannot read are left out."""
+    fd = sock.fileno()
+    if fd < 0:
+        return f"<{name} closed>"
+    parts = [f"<{name} fd={fd}"]
+    try:
+        parts.append(f"local={UnixSocketAddr.from_std(sock.getsockname())}")
+        if peer:
+            parts.append(f"peer={UnixSocketAddr.from_std(sock.getpeername())}")
+    except (OSError, ValueError):
+        pass
+    return " ".join(parts) + ">"

@@ -1,0 +1,422 @@
+"""Seqpacket connections, blocking and non-blocking: one implementation, two flags.
+
+Each ``send`` is one packet and each receive call returns at most one packet:
+boundaries are kept, a packet longer than the buffer is truncated by the kernel
+and its tail is gone (the next read returns the next packet). Zero-length
+packets are delivered as such; on Linux a zero-length packet and the end of the
+connection both read as 0 bytes, so a protocol that sends empty packets tells
+the end apart by readiness: once the peer is gone, ``select.poll`` reports
+``POLLHUP`` and every read returns 0 at once.
+
+``MSG_EOR`` is not added to sends: on Linux every seqpacket send already is one
+complete record and the flag is accepted and ignored; pass it in ``flags`` if a
+platform needs it.
+"""
+
+from __future__ import annotations
+
+import _socket
+import socket
+from array import array
+from types import TracebackType
+from typing import Iterable, Optional, TypeVar
+
+from uds import _platform
+from uds import _seqpacket as _core
+from uds._addr import AddrLike, UnixSocketAddr
+from uds._ancillary import Buffer, WritableBuffer, as_buffers
+from uds._bind import PathLike
+from uds._cmsg import fds_space, parse_fds, rights_cmsg
+from uds._credentials import (
+    ConnCredentials,
+    initial_peer_credentials,
+    initial_peer_selinux_context,
+    peer_pidfd,
+)
+from uds._fd import FileDescriptorLike
+from uds._fds import ReceivedFds
+
+__all__ = ["UnixSeqpacketConn", "NonblockingUnixSeqpacketConn"]
+
+_sys = _platform.current
+_SEND_FLAGS = _platform.SEND_FLAGS
+_RECV_FLAGS = _platform.RECV_FLAGS
+_SCM_MAX_FD = _platform.SCM_MAX_FD
+_MSG_TRUNC: int = _sys.MSG_TRUNC
+_MSG_PEEK: int = _sys.MSG_PEEK
+_SOL_SOCKET: int = _sys.SOL_SOCKET
+_SCM_RIGHTS: int = _sys.SCM_RIGHTS
+_SO_RCVTIMEO = socket.SO_RCVTIMEO
+_SO_SNDTIMEO = socket.SO_SNDTIMEO
+_SO_ERROR = socket.SO_ERROR
+_NO_ANCILLARY: tuple[()] = ()
+_sendmsg = _socket.socket.sendmsg
+_recvmsg = _socket.socket.recvmsg
+_array = array
+
+_C = TypeVar("_C", bound="_SeqpacketConn")
+
+
+class _SeqpacketConn:
+    """What blocking and non-blocking seqpacket connections share (see the module notes)."""
+
+    __slots__ = ("_nonblocking", "_sock")
+
+    #: Whether instances start non-blocking; the only difference between the types.
+    _NONBLOCKING = False
+
+    _sock: _socket.socket
+    _nonblocking: bool
+
+    def __init__(self, sock: _socket.socket) -> None:
+        """Wrap ``sock``, already in the mode of the class; use the class methods instead."""
+        self._sock = sock
+        self._nonblocking = self._NONBLOCKING
+
+    # Creating -------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls: type[_C], path: PathLike) -> _C:
+        """Connect to the listener at the filesystem path ``path``.
+
+        Raises:
+            FileNotFoundError: no such path.
+            ConnectionRefusedError: nobody listens there (a stale socket file).
+            BlockingIOError: non-blocking type and the listener's backlog is full.
+            ValueError: the path is too long or contains NUL.
+        """
+        return cls(_core.connect_to(UnixSocketAddr.from_path(path), None, cls._NONBLOCKING))
+
+    @classmethod
+    def connect_unix_addr(cls: type[_C], addr: AddrLike) -> _C:
+        """Connect to ``addr``: a :class:`UnixSocketAddr`, a path, or ``"@name"`` (abstract).
+
+        Raises:
+            as :meth:`connect`; ``ConnectionRefusedError`` for an abstract name nobody has.
+        """
+        return cls(_core.connect_to(addr, None, cls._NONBLOCKING))
+
+    @classmethod
+    def connect_from_to_unix_addr(cls: type[_C], from_addr: AddrLike, to_addr: AddrLike) -> _C:
+        """Bind to ``from_addr`` (what the peer sees as our address), then connect to ``to_addr``.
+
+        Raises:
+            OSError: ``EADDRINUSE`` when ``from_addr`` is taken; as :meth:`connect`.
+        """
+        return cls(_core.connect_to(to_addr, from_addr, cls._NONBLOCKING))
+
+    @classmethod
+    def pair(cls: type[_C]) -> tuple[_C, _C]:
+        """Two connected, unnamed seqpacket sockets (``socketpair``).
+
+        Raises:
+            OSError: ``EMFILE`` and the like.
+        """
+        a, b = _core.new_pair(cls._NONBLOCKING)
+        return cls(a), cls(b)
+
+    @classmethod
+    def from_fd(cls: type[_C], fd: int) -> _C:
+        """Take ownership of ``fd``, a connected ``AF_UNIX`` ``SOCK_SEQPACKET`` socket.
+
+        The fd is made close-on-exec and put in this type's blocking mode.
+
+        Raises:
+            OSError: ``ENOTSOCK``, ``EAFNOSUPPORT``, ``EPROTOTYPE`` (a stream or
+                datagram socket), ``EINVAL`` (a listener); the fd is then left
+                open and still the caller's.
+            TypeError: ``fd`` is not an int.
+        """
+        return cls(_core.adopt_fd(fd, cls._NONBLOCKING, listening=False))
+
+    # Addresses and credentials --------------------------------------------------
+
+    def local_unix_addr(self) -> UnixSocketAddr:
+        """The address this end is bound to (unnamed unless bound)."""
+        return UnixSocketAddr.from_std(self._sock.getsockname())
+
+    def peer_unix_addr(self) -> UnixSocketAddr:
+        """The address of the peer (unnamed for an unbound client).
+
+        Raises:
+            OSError: ``ENOTCONN`` when not connected.
+        """
+        return UnixSocketAddr.from_std(self._sock.getpeername())
+
+    def initial_peer_credentials(self) -> ConnCredentials:
+        """Who the peer was when the connection was made (``SO_PEERCRED``).
+
+        Raises:
+            UnsupportedPlatformError: the OS reports no peer credentials.
+        """
+        return initial_peer_credentials(self._sock)
+
+    def initial_peer_selinux_context(self) -> bytes:
+        """The peer's security label at connect time (``SO_PEERSEC``).
+
+        Raises:
+            UnsupportedPlatformError: no security module labels sockets here.
+        """
+        return initial_peer_selinux_context(self._sock)
+
+    def peer_pidfd(self) -> int:
+        """A new pidfd for the peer process (Linux 6.5+); the caller closes it.
+
+        Raises:
+            UnsupportedPlatformError: the kernel lacks ``SO_PEERPIDFD``.
+        """
+        return peer_pidfd(self._sock)
+
+    # Sending --------------------------------------------------------------------
+
+    def send(self, data: Buffer, flags: int = 0) -> int:
+        """Send ``data`` as one packet; return its length.
+
+        Raises:
+            BrokenPipeError: the peer is gone (never ``SIGPIPE``).
+            OSError: ``EMSGSIZE`` when the packet is larger than the send buffer.
+            BlockingIOError: non-blocking and the peer's queue is full.
+            TimeoutError: the write timeout expired.
+        """
+        try:
+            return self._sock.send(data, flags | _SEND_FLAGS)
+        except BlockingIOError:
+            if self._nonblocking:
+                raise
+            raise _core.timed_out("send") from None
+
+    def send_vectored(self, buffers: Iterable[Buffer]) -> int:
+        """Send one packet gathered from ``buffers``; return its length.
+
+        Raises:
+            as :meth:`send`.
+        """
+        try:
+            return _sendmsg(self._sock, as_buffers(buffers), _NO_ANCILLARY, _SEND_FLAGS)
+        except BlockingIOError:
+            if self._nonblocking:
+                raise
+            raise _core.timed_out("send") from None
+
+    def send_fds(self, data: Buffer, fds: Iterable[FileDescriptorLike]) -> int:
+        """Send ``data`` as one packet carrying ``fds`` (ints or objects with ``fileno()``).
+
+        ``data`` may be empty. The fds stay open and the caller's; the peer
+        gets duplicates, in the same order.
+
+        Raises:
+            ValueError: more than ``SCM_MAX_FD`` (253) fds, before sending anything.
+            OSError: ``EBADF`` for an fd that is not open; nothing is sent.
+            TypeError: an fd is neither an int nor has ``fileno()``.
+            BrokenPipeError, BlockingIOError, TimeoutError: as :meth:`send`.
+        """
+        if type(fds) is list and len(fds) <= _SCM_MAX_FD:
+            try:
+                rights = _array("i", fds).tobytes()
+            except TypeError:  # objects with fileno(): the general path converts them
+                rights = rights_cmsg(fds)[2]
+        else:
+            rights = rights_cmsg(fds)[2]
+        ancillary = ((_SOL_SOCKET, _SCM_RIGHTS, rights),) if rights else _NO_ANCILLARY
+        try:
+            return _sendmsg(self._sock, (data,), ancillary, _SEND_FLAGS)
+        except BlockingIOError:
+            if self._nonblocking:
+                raise
+            raise _core.timed_out("send") from None
+
+    # Receiving ------------------------------------------------------------------
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """Receive one packet of up to ``bufsize`` bytes (the stdlib signature).
+
+        A longer packet is truncated and its tail lost; :meth:`recv_vectored`
+        reports that. Returns ``b""`` for an empty packet and at end of connection.
+
+        Raises:
+            BlockingIOError: non-blocking and nothing queued.
+            TimeoutError: the read timeout expired.
+        """
+        try:
+            return self._sock.recv(bufsize, flags)
+        except BlockingIOError:
+            if self._nonblocking:
+                raise
+            raise _core.timed_out("recv") from None
+
+    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: int = 0) -> int:
+        """Receive one packet into ``buffer``; return the bytes stored (the stdlib signature).
+
+        Raises:
+            as :meth:`recv`.
+        """
+        try:
+            return self._sock.recv_into(buffer, nbytes, flags)
+        except BlockingIOError:
+            if self._nonblocking:
+                raise
+            raise _core.timed_out("recv") from None
+
+    def _recv_vectored(self, buffers: Iterable[WritableBuffer], flags: int) -> tuple[int, bool]:
+        try:
+            nbytes, _, msg_flags, _ = self._sock.recvmsg_into(list(buffers), 0, flags)
+        except BlockingIOError:
+            if self._nonblocking:
+                raise
+            raise _core.timed_out("recv") from None
+        return nbytes, bool(msg_flags & _MSG_TRUNC)
+
+    def recv_vectored(self, buffers: Iterable[WritableBuffer]) -> tuple[int, bool]:
+        """Scatter one packet into ``buffers``.
+
+        Returns:
+            ``(nbytes, truncated)``; ``truncated`` is True when the packet did not
+            fit and its tail was discarded.
+
+        Raises:
+            as :meth:`recv`.
+        """
+        return self._recv_vectored(buffers, 0)
+
+    def recv_fds(self, bufsize: int, maxfds: int) -> tuple[bytes, bool, ReceivedFds]:
+        """Receive one packet of up to ``bufsize`` bytes and up to ``maxfds`` fds.
+
+        The fds are close-on-exec and the caller's (use the :class:`ReceivedFds`
+        as a context manager); fds beyond ``maxfds`` are closed and
+        ``fds.truncated`` is set.
+
+        Returns:
+            ``(data, truncated, fds)``: ``truncated`` says the packet was longer
+            than ``bufsize`` and its tail is lost.
+
+        Raises:
+            ValueError, TypeError: ``maxfds`` is not an int in 0..253, before receiving.
+            BlockingIOError, TimeoutError: as :meth:`recv`.
+        """
+        space = fds_space(maxfds)
+        try:
+            data, ancdata, msg_flags, _ = _recvmsg(self._sock, bufsize, space, _RECV_FLAGS)
+        except BlockingIOError:
+            if self._nonblocking:
+                raise
+            raise _core.timed_out("recv") from None
+        return data, msg_flags & _MSG_TRUNC != 0, parse_fds(ancdata, msg_flags, maxfds)
+
+    def peek(self, bufsize: int) -> bytes:
+        """Like :meth:`recv`, but leave the packet queued."""
+        return self.recv(bufsize, _MSG_PEEK)
+
+    def peek_vectored(self, buffers: Iterable[WritableBuffer]) -> tuple[int, bool]:
+        """Like :meth:`recv_vectored`, but leave the packet queued."""
+        return self._recv_vectored(buffers, _MSG_PEEK)
+
+    # State ----------------------------------------------------------------------
+
+    def take_error(self) -> Optional[OSError]:
+        """Return and clear the pending socket error (``SO_ERROR``), ``None`` if there is none."""
+        code = self._sock.getsockopt(_SOL_SOCKET, _SO_ERROR)
+        if not code:
+            return None
+        import os
+
+        return OSError(code, os.strerror(code))
+
+    def try_clone(self: _C) -> _C:
+        """A second object for the same socket (``dup``): it shares the queue, mode and timeouts.
+
+        Raises:
+            OSError: ``EMFILE``.
+        """
+        clone = type(self)(_core.clone(self._sock))
+        clone._nonblocking = self._nonblocking
+        return clone
+
+    def set_nonblocking(self, nonblocking: bool) -> None:
+        """Switch ``O_NONBLOCK``: then calls that would block raise :class:`BlockingIOError`."""
+        self._sock.setblocking(not nonblocking)
+        self._nonblocking = bool(nonblocking)
+
+    def shutdown(self, how: int) -> None:
+        """Shut down reading (``socket.SHUT_RD``), writing (``SHUT_WR``) or both (``SHUT_RDWR``).
+
+        Raises:
+            OSError: ``ENOTCONN`` when not connected.
+        """
+        self._sock.shutdown(how)
+
+    def fileno(self) -> int:
+        """The socket's fd (-1 once closed); what selectors register."""
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        """Close the socket; safe to call more than once."""
+        self._sock.close()
+
+    def detach(self) -> int:
+        """Hand the fd to the caller: this object is closed but the fd is not."""
+        return self._sock.detach()
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return _core.describe(type(self).__name__, self._sock, peer=True)
+
+
+class UnixSeqpacketConn(_SeqpacketConn):
+    """A blocking ``SOCK_SEQPACKET`` connection: one packet per send, boundaries kept.
+
+    Calls block until done, or until the read or write timeout expires
+    (:class:`TimeoutError`). Create one with :meth:`connect`,
+    :meth:`connect_unix_addr`, :meth:`pair` or :meth:`from_fd`, or accept it
+    from a :class:`UnixSeqpacketListener`. See :mod:`uds._seqpacket_conn`.
+    """
+
+    __slots__ = ()
+
+    def set_read_timeout(self, timeout: Optional[float]) -> None:
+        """Make receives give up with :class:`TimeoutError` after ``timeout`` seconds.
+
+        ``None`` waits forever. Kept in the kernel (``SO_RCVTIMEO``), so clones share it.
+
+        Raises:
+            ValueError: ``timeout`` is zero, negative or not finite.
+        """
+        _core.set_timeout_option(self._sock, _SO_RCVTIMEO, timeout)
+
+    def read_timeout(self) -> Optional[float]:
+        """The read timeout in seconds (rounded to the kernel's tick), or ``None``."""
+        return _core.get_timeout_option(self._sock, _SO_RCVTIMEO)
+
+    def set_write_timeout(self, timeout: Optional[float]) -> None:
+        """Make sends give up with :class:`TimeoutError` after ``timeout`` seconds.
+
+        Raises:
+            ValueError: ``timeout`` is zero, negative or not finite.
+        """
+        _core.set_timeout_option(self._sock, _SO_SNDTIMEO, timeout)
+
+    def write_timeout(self) -> Optional[float]:
+        """The write timeout in seconds (rounded to the kernel's tick), or ``None``."""
+        return _core.get_timeout_option(self._sock, _SO_SNDTIMEO)
+
+
+class NonblockingUnixSeqpacketConn(_SeqpacketConn):
+    """A non-blocking ``SOCK_SEQPACKET`` connection for ``selectors`` and other reactors.
+
+    Calls that would block raise :class:`BlockingIOError`; register
+    :meth:`fileno` with any ``selectors.BaseSelector``. Otherwise as
+    :class:`UnixSeqpacketConn`.
+    """
+
+    __slots__ = ()
+
+    _NONBLOCKING = True

@@ -1,0 +1,212 @@
+"""Seqpacket listeners, blocking and non-blocking: one implementation, two flags."""
+
+from __future__ import annotations
+
+import _socket
+import os
+import socket
+from types import TracebackType
+from typing import Generic, Optional, TypeVar
+
+from uds import _seqpacket as _core
+from uds._addr import AddrLike, UnixSocketAddr
+from uds._bind import PathLike
+from uds._seqpacket_conn import NonblockingUnixSeqpacketConn, UnixSeqpacketConn, _SeqpacketConn
+
+__all__ = ["UnixSeqpacketListener", "NonblockingUnixSeqpacketListener"]
+
+_SO_RCVTIMEO = socket.SO_RCVTIMEO
+_SO_ERROR = socket.SO_ERROR
+_SOL_SOCKET = socket.SOL_SOCKET
+# The C accept: accept4(SOCK_CLOEXEC), returning (fd, raw address) unwrapped.
+_accept = _socket.socket._accept  # type: ignore[attr-defined]
+_DEFAULT_BACKLOG = 128
+
+_L = TypeVar("_L", bound="_SeqpacketListener[_SeqpacketConn]")
+_ConnT = TypeVar("_ConnT", bound=_SeqpacketConn)
+
+
+class _SeqpacketListener(Generic[_ConnT]):
+    """What blocking and non-blocking seqpacket listeners share."""
+
+    __slots__ = ("_nonblocking", "_sock")
+
+    _NONBLOCKING = False
+    _CONN: type[_ConnT]
+
+    _sock: _socket.socket
+    _nonblocking: bool
+
+    def __init__(self, sock: _socket.socket) -> None:
+        """Wrap ``sock``, already listening; use the class methods instead."""
+        self._sock = sock
+        self._nonblocking = self._NONBLOCKING
+
+    @classmethod
+    def bind(
+        cls: type[_L],
+        path: PathLike,
+        *,
+        mode: Optional[int] = None,
+        replace_stale: bool = False,
+        backlog: int = _DEFAULT_BACKLOG,
+    ) -> _L:
+        """Listen at the filesystem path ``path`` (relative or absolute).
+
+        Nothing already at ``path`` is replaced (see :func:`uds.bind_path`):
+        ``mode`` sets the socket file's permissions exactly, ``replace_stale``
+        removes a socket file nobody listens on. The file is not removed on close.
+
+        Raises:
+            FileExistsError: ``path`` is taken (errno ``EADDRINUSE``), saying by what.
+            ValueError: the path is too long or contains NUL; ``mode`` out of range.
+        """
+        return cls._listen(UnixSocketAddr.from_path(path), mode, replace_stale, backlog)
+
+    @classmethod
+    def bind_unix_addr(cls: type[_L], addr: AddrLike, *, backlog: int = _DEFAULT_BACKLOG) -> _L:
+        """Listen at ``addr``: a :class:`UnixSocketAddr`, a path, or ``"@name"`` (abstract).
+
+        Raises:
+            OSError: ``EADDRINUSE`` when the address is taken.
+            ValueError: an invalid address.
+        """
+        return cls._listen(UnixSocketAddr.new(addr), None, False, backlog)
+
+    @classmethod
+    def _listen(
+        cls: type[_L],
+        addr: UnixSocketAddr,
+        mode: Optional[int],
+        replace_stale: bool,
+        backlog: int,
+    ) -> _L:
+        sock = _core.new_socket(cls._NONBLOCKING)
+        try:
+            _core.bind_to(sock, addr, mode=mode, replace_stale=replace_stale)
+            sock.listen(backlog)
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock)
+
+    @classmethod
+    def from_fd(cls: type[_L], fd: int) -> _L:
+        """Take ownership of ``fd``, a listening ``AF_UNIX`` ``SOCK_SEQPACKET`` socket.
+
+        Raises:
+            OSError: ``ENOTSOCK``, ``EAFNOSUPPORT``, ``EPROTOTYPE``, or ``EINVAL``
+                (not listening); the fd is then left open and still the caller's.
+            TypeError: ``fd`` is not an int.
+        """
+        return cls(_core.adopt_fd(fd, cls._NONBLOCKING, listening=True))
+
+    def accept_unix_addr(self) -> tuple[_ConnT, UnixSocketAddr]:
+        """Accept a connection; return it and the client's address (often unnamed).
+
+        The connection is close-on-exec from the start (``accept4``); for the
+        non-blocking listener it is made non-blocking right after, as Linux
+        does not pass ``O_NONBLOCK`` on.
+
+        Raises:
+            BlockingIOError: non-blocking and nobody is waiting.
+            TimeoutError: the accept timeout expired.
+        """
+        try:
+            fd, raw = _accept(self._sock)
+        except BlockingIOError:
+            if self._nonblocking:
+                raise
+            raise _core.timed_out("accept") from None
+        conn_class = self._CONN
+        conn = conn_class(_core.adopt(fd, conn_class._NONBLOCKING))
+        try:
+            addr = UnixSocketAddr.from_std(raw or "")
+        except BaseException:
+            conn.close()
+            raise
+        return conn, addr
+
+    def local_unix_addr(self) -> UnixSocketAddr:
+        """The address the listener is bound to."""
+        return UnixSocketAddr.from_std(self._sock.getsockname())
+
+    def take_error(self) -> Optional[OSError]:
+        """Return and clear the pending socket error (``SO_ERROR``), ``None`` if there is none."""
+        code = self._sock.getsockopt(_SOL_SOCKET, _SO_ERROR)
+        return OSError(code, os.strerror(code)) if code else None
+
+    def try_clone(self: _L) -> _L:
+        """A second object for the same listening socket (``dup``).
+
+        Raises:
+            OSError: ``EMFILE``.
+        """
+        clone = type(self)(_core.clone(self._sock))
+        clone._nonblocking = self._nonblocking
+        return clone
+
+    def set_nonblocking(self, nonblocking: bool) -> None:
+        """Switch ``O_NONBLOCK``: then :meth:`accept_unix_addr` raises ``BlockingIOError``."""
+        self._sock.setblocking(not nonblocking)
+        self._nonblocking = bool(nonblocking)
+
+    def fileno(self) -> int:
+        """The socket's fd (-1 once closed); what selectors register."""
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        """Close the socket; safe to call more than once. A socket file stays."""
+        self._sock.close()
+
+    def __enter__(self: _L) -> _L:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return _core.describe(type(self).__name__, self._sock, peer=False)
+
+
+class UnixSeqpacketListener(_SeqpacketListener[UnixSeqpacketConn]):
+    """A blocking ``SOCK_SEQPACKET`` listener; it accepts :class:`UnixSeqpacketConn`.
+
+    Create one with :meth:`bind`, :meth:`bind_unix_addr` or :meth:`from_fd`.
+    """
+
+    __slots__ = ()
+
+    _CONN = UnixSeqpacketConn
+
+    def set_timeout(self, timeout: Optional[float]) -> None:
+        """Make :meth:`accept_unix_addr` give up with :class:`TimeoutError` after ``timeout`` s.
+
+        ``None`` waits forever. Kept in the kernel (``SO_RCVTIMEO``), so clones share it.
+
+        Raises:
+            ValueError: ``timeout`` is zero, negative or not finite.
+        """
+        _core.set_timeout_option(self._sock, _SO_RCVTIMEO, timeout)
+
+    def timeout(self) -> Optional[float]:
+        """The accept timeout in seconds (rounded to the kernel's tick), or ``None``."""
+        return _core.get_timeout_option(self._sock, _SO_RCVTIMEO)
+
+
+class NonblockingUnixSeqpacketListener(_SeqpacketListener[NonblockingUnixSeqpacketConn]):
+    """A non-blocking ``SOCK_SEQPACKET`` listener for ``selectors`` and other reactors.
+
+    :meth:`accept_unix_addr` raises :class:`BlockingIOError` when nobody is waiting
+    and returns :class:`NonblockingUnixSeqpacketConn` objects.
+    """
+
+    __slots__ = ()
+
+    _NONBLOCKING = True
+    _CONN = NonblockingUnixSeqpacketConn
