@@ -9,7 +9,7 @@ from typing import Iterable, Optional, Sequence, Union
 
 from uds import _platform
 from uds._addr import AddrLike, UnixSocketAddr
-from uds._cmsg import Cmsg, fds_space, parse_ancillary, rights_cmsg
+from uds._cmsg import Cmsg, drop_excess_fds, fds_space, parse_ancillary, rights_cmsg
 from uds._credentials import ReceivedCredentials, SendCredentials
 from uds._fd import FileDescriptorLike, call_on, call_on_unix
 from uds._fds import ReceivedFds
@@ -260,6 +260,8 @@ def recv_ancillary(
         )
         data = None
     parsed = parse_ancillary(ancdata, msg_flags)
+    if len(parsed.fds) > max_fds:  # the room kept for unsolicited data fitted more
+        drop_excess_fds(parsed.fds, max_fds)
     try:
         addr = UnixSocketAddr.from_std(address) if address is not None else None
     except BaseException:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from types import TracebackType
 from typing import Iterable, Optional
 
 from uds import _platform
 from uds._addr import AddrLike, UnixSocketAddr
-from uds._ancillary import Buffer, WritableBuffer, recv_ancillary
+from uds._ancillary import Buffer, WritableBuffer
 from uds._asyncio_wait import FdWaiter, nonblocking_call
+from uds._cmsg import fds_space, parse_fds
 from uds._credentials import ConnCredentials, initial_peer_credentials
 from uds._ext import accept_unix_addr, bind_unix_addr, local_unix_addr, peer_unix_addr, send_fds
 from uds._fd import FileDescriptorLike
@@ -22,6 +22,8 @@ __all__ = ["UnixSeqpacketConn", "UnixSeqpacketListener"]
 _SEQPACKET = socket.SOCK_SEQPACKET
 _NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)
 _SEND_FLAGS = _platform.SEND_FLAGS
+_RECV_FLAGS = _platform.RECV_FLAGS
+_MSG_TRUNC: int = _platform.current.MSG_TRUNC
 
 
 def _new_socket() -> socket.socket:
@@ -210,10 +212,8 @@ class UnixSeqpacketConn(_AsyncSocket):
 
 
 def _recv_fds(sock: socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, bool, ReceivedFds]:
-    received = recv_ancillary(sock, bufsize, max_fds=maxfds)
-    if received.pidfd is not None:  # only if SO_PASSPIDFD was set elsewhere: not asked for
-        os.close(received.pidfd)
-    return received.data or b"", received.message_truncated, received.fds
+    data, ancdata, flags, _ = sock.recvmsg(bufsize, fds_space(maxfds), _RECV_FLAGS)
+    return data, bool(flags & _MSG_TRUNC), parse_fds(ancdata, flags, maxfds)
 
 
 class UnixSeqpacketListener(_AsyncSocket):
