@@ -16,7 +16,7 @@ from typing import Optional
 
 from uds._addr import UnixSocketAddr
 
-__all__ = ["Info", "probe_address", "PROBE_TYPES"]
+__all__ = ["EXIT_STATUS", "Info", "PROBE_TYPES", "probe_address", "render_text"]
 
 PROBE_TYPES = (
     ("stream", socket.SOCK_STREAM),
@@ -130,7 +130,9 @@ def probe_address(addr: UnixSocketAddr) -> Info:
     elif PERMISSION_DENIED in results:
         state = PERMISSION_DENIED
     elif WRONG_TYPE in results:
-        state = "bound"  # the kernel found a socket of another type there
+        # Only for paths: abstract names are looked up together with the type,
+        # so there another type reads as "refused".
+        state = "bound"
     elif path is not None and REFUSED in results:
         state = "stale"
     else:
@@ -144,7 +146,7 @@ def render_text(info: Info) -> str:
         "listening": f"listening ({', '.join(info.types)})",
         "bound": "a socket is bound but accepts no connection",
         "stale": "stale socket file: nobody is bound to it",
-        "absent": "nothing there",
+        "absent": "nothing accepts connections there",
         "not-a-socket": "not a socket",
         PERMISSION_DENIED: "permission denied",
     }[info.state]

@@ -4,17 +4,23 @@ Input is read and sent by a thread and output is received and written by the
 caller's thread, so neither direction can block the other. The relay ends
 when both directions have seen end of file, or when the peer has gone entirely.
 Datagrams have no end of file: by convention an empty datagram without fds
-marks it, in both directions.
+marks it, in both directions. On seqpacket sockets an empty packet reads like
+the end of the connection; it is taken as the end only once the peer has shut
+down and nothing is left queued, so only trailing empty packets can be lost.
 """
 
 from __future__ import annotations
 
+import array
+import contextlib
 import errno
+import fcntl
 import json
 import os
 import select
 import socket
 import sys
+import termios
 import threading
 from typing import Callable, Optional, Sequence
 
@@ -210,15 +216,25 @@ class Relay:
             self._checked(self._send_eof)
         except BaseException as error:
             self._send_error = error
+            # Wake the receiving thread (its recv returns end of file) and tell
+            # the peer: the relay is over.
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
         finally:
             os.write(done, b".")
 
     # Receiving -------------------------------------------------------------------
 
-    def _hung_up(self) -> bool:
+    def _at_end(self) -> bool:
+        # After an empty packet: the end only if the peer shut down and no byte
+        # is left queued (FIONREAD sums every queued packet on seqpacket sockets).
         poller = select.poll()
         poller.register(self.sock, _HANGUP)
-        return any(events & _HANGUP for _, events in poller.poll(0))
+        if not any(events & _HANGUP for _, events in poller.poll(0)):
+            return False
+        queued = array.array("i", [0])
+        fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, queued)
+        return queued[0] == 0
 
     def _note_sender(self, addr: Optional[UnixSocketAddr]) -> None:
         if not self.reply_to_sender or self._peer_known.is_set():
@@ -260,7 +276,7 @@ class Relay:
                 return
             elif self.kind == socket.SOCK_SEQPACKET:
                 # An empty packet and the end of the connection read alike.
-                if self._hung_up():
+                if self._at_end():
                     return
             elif not had_fds and not self.sink:
                 return
