@@ -3,13 +3,16 @@
 The extension functions accept stdlib sockets, third-party wrappers and raw fds.
 A :class:`socket.socket` (or subclass) is used directly through the C methods of
 ``_socket.socket``, so its own timeout applies and overrides are bypassed. Anything
-else is *borrowed*: wrapped in a bare ``_socket.socket`` shell for the duration of
-one call and detached in a ``finally`` so the shell's finaliser never closes the
-caller's fd. The shell is created with ``SOCK_NONBLOCK`` in its type, which makes
-CPython treat it as "timeout 0": it issues the system call as is, never polls,
-never touches ``O_NONBLOCK`` and ignores ``socket.setdefaulttimeout()``. A blocking
-fd therefore blocks and a non-blocking fd raises :class:`BlockingIOError`, exactly
-as the caller configured it.
+else is *borrowed*: called through a ``_Shell``, a ``_socket.socket`` that holds
+the fd number and whose finaliser detaches instead of closing, so it can never
+close the caller's fd. Shells are cached by fd number: a shell carries no state of
+the file it names (only the number and constants), so it stays right when the
+number is closed and reused, and the per-call cost of building one (an ``fstat``
+among other things) is paid once per number. The shell is created with
+``SOCK_NONBLOCK`` in its type, which makes CPython treat it as "timeout 0": it
+issues the system call as is, never polls, never touches ``O_NONBLOCK`` and
+ignores ``socket.setdefaulttimeout()``. A blocking fd therefore blocks and a
+non-blocking fd raises :class:`BlockingIOError`, exactly as the caller configured it.
 """
 
 from __future__ import annotations
@@ -69,18 +72,40 @@ def fileno_of(obj: FileDescriptorLike) -> int:
     return fd
 
 
+class _Shell(_SocketType):
+    """A borrowed fd: finalising it detaches the number instead of closing the file."""
+
+    __slots__ = ()
+
+    def __del__(self) -> None:
+        self.detach()
+
+
+# Fd numbers are small and reused, so this stays as small as the process's peak
+# fd count; numbers beyond the limit get a fresh shell per call.
+_SHELLS: dict[int, _Shell] = {}
+_SHELL_CACHE_LIMIT = 1 << 16
+
+
+def _shell_for(fd: int) -> _Shell:
+    shell = _SHELLS.get(fd)
+    if shell is None:
+        shell = _Shell(_AF_UNIX, _SHELL_TYPE, 0, fd)
+        if fd < _SHELL_CACHE_LIMIT:
+            shell = _SHELLS.setdefault(fd, shell)
+    return shell
+
+
 def call_on(sock: FileDescriptorLike, method: Callable[..., _R], *args: object) -> _R:
     """Call the unbound ``_socket.socket`` ``method`` on ``sock`` with ``args``.
 
-    ``sock`` is used as is when it is a socket object, else borrowed for the call.
+    ``sock`` is used as is when it is a socket object, else borrowed through a
+    shell shared by every call on that fd number: ``method`` must not change the
+    socket object's own state (timeout, blocking flag, ``detach``/``close``).
     """
     if isinstance(sock, _SocketType):
         return method(sock, *args)
-    shell = _SocketType(_AF_UNIX, _SHELL_TYPE, 0, fileno_of(sock))
-    try:
-        return method(shell, *args)
-    finally:
-        shell.detach()
+    return method(_shell_for(fileno_of(sock)), *args)
 
 
 def call_on_unix(sock: FileDescriptorLike, method: Callable[..., _R], *args: object) -> _R:
@@ -96,15 +121,12 @@ def call_on_unix(sock: FileDescriptorLike, method: Callable[..., _R], *args: obj
         if _family_of(sock) != _AF_UNIX:
             raise _not_unix(sock, _family_of(sock))
         return method(sock, *args)
-    shell = _SocketType(_AF_UNIX, _SHELL_TYPE, 0, fileno_of(sock))
-    try:
-        if _SO_DOMAIN is not None:
-            family = shell.getsockopt(_SOL_SOCKET, _SO_DOMAIN)
-            if family != _AF_UNIX:
-                raise _not_unix(sock, family)
-        return method(shell, *args)
-    finally:
-        shell.detach()
+    shell = _shell_for(fileno_of(sock))
+    if _SO_DOMAIN is not None:
+        family = shell.getsockopt(_SOL_SOCKET, _SO_DOMAIN)
+        if family != _AF_UNIX:
+            raise _not_unix(sock, family)
+    return method(shell, *args)
 
 
 def _not_unix(sock: object, family: int) -> OSError:
