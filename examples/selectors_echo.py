@@ -14,34 +14,37 @@ import sys
 import threading
 
 import uds
+from uds.nonblocking import UnixSeqpacketConn, UnixSeqpacketListener
 
 ADDRESS = f"@uds-selectors-echo-{os.getpid()}"
 
 
-def serve(listener: socket.socket, stop: socket.socket) -> None:
+def serve(listener: UnixSeqpacketListener, stop: socket.socket) -> None:
     """Echo every packet until ``stop`` becomes readable."""
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     selector.register(stop, selectors.EVENT_READ)
-    conns: list[socket.socket] = []
+    conns: set[UnixSeqpacketConn] = set()
     try:
         while True:
             for key, _ in selector.select():
-                sock = key.fileobj
-                if sock is stop:
+                source = key.fileobj
+                if source is stop:
                     return
                 try:
-                    if sock is listener:
-                        conn, _ = uds.accept_unix_addr(listener)
-                        conn.setblocking(False)
+                    if source is listener:
+                        conn, _ = listener.accept_unix_addr()
                         selector.register(conn, selectors.EVENT_READ)
-                        conns.append(conn)
-                    elif packet := sock.recv(65536):  # type: ignore[union-attr]
-                        sock.send(packet, socket.MSG_NOSIGNAL)  # type: ignore[union-attr]
+                        conns.add(conn)
+                        continue
+                    assert isinstance(source, UnixSeqpacketConn)
+                    packet = source.recv(65536)
+                    if packet:
+                        source.send(packet)  # never SIGPIPE: MSG_NOSIGNAL
                     else:  # end of stream
-                        selector.unregister(sock)
-                        conns.remove(sock)  # type: ignore[arg-type]
-                        sock.close()  # type: ignore[union-attr]
+                        selector.unregister(source)
+                        conns.discard(source)
+                        source.close()
                 except BlockingIOError:
                     pass  # readiness is a hint: someone else got there first
     finally:
@@ -51,14 +54,13 @@ def serve(listener: socket.socket, stop: socket.socket) -> None:
 
 
 def main(clients: int) -> None:
-    listener = uds.bind_unix_addr(ADDRESS, socket.SOCK_SEQPACKET)
-    listener.setblocking(False)
+    listener = UnixSeqpacketListener.bind_unix_addr(ADDRESS)
     stop_reader, stop_writer = socket.socketpair()
     server = threading.Thread(target=serve, args=(listener, stop_reader))
     server.start()
     try:
         for i in range(clients):
-            with uds.connect_to_unix_addr(ADDRESS, socket.SOCK_SEQPACKET) as client:
+            with uds.UnixSeqpacketConn.connect_unix_addr(ADDRESS) as client:
                 replies = []
                 for packet in (f"hello {i}".encode(), b"two", b"bye"):
                     client.send(packet)

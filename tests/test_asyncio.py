@@ -13,7 +13,7 @@ from typing import Any, Callable, TypeVar
 
 import pytest
 
-from tests.helpers import assert_cloexec, assert_nonblocking, same_file
+from tests.helpers import assert_blocking, assert_cloexec, assert_nonblocking, same_file
 from uds.asyncio import UnixSeqpacketConn, UnixSeqpacketListener, recv_fds, send_fds
 
 try:
@@ -401,3 +401,32 @@ def test_recv_ancillary_caps_fds_at_max_fds(
     with recv_ancillary(b, 8, max_fds=1) as received:
         assert len(received.fds) == 1 and received.fds.truncated
         assert same_file(received.fds[0], pipe[0])
+
+
+def test_from_fd_adopts_uds_nonblocking_types(run: Runner[None], abstract_name: str) -> None:
+    from uds.nonblocking import UnixSeqpacketConn as NbConn
+    from uds.nonblocking import UnixSeqpacketListener as NbListener
+
+    async def main() -> None:
+        with NbListener.bind_unix_addr(abstract_name) as nb_listener:
+            listener = UnixSeqpacketListener.from_fd(os.dup(nb_listener.fileno()))
+        async with listener:
+            nb_client = NbConn.connect_unix_addr(abstract_name)
+            async with UnixSeqpacketConn.from_fd(nb_client.detach()) as client:
+                server, _ = await listener.accept()
+                async with server:
+                    await client.send(b"adopted")
+                    assert await server.recv(16) == b"adopted"
+
+    run(main())
+
+
+def test_from_fd_refuses_other_fds_and_leaves_them_open(
+    stream_pair: tuple[socket.socket, socket.socket], pipe: tuple[int, int]
+) -> None:
+    with pytest.raises(ValueError, match="SOCK_SEQPACKET"):
+        UnixSeqpacketConn.from_fd(stream_pair[0].fileno())
+    assert_blocking(stream_pair[0])
+    with pytest.raises(OSError):
+        UnixSeqpacketConn.from_fd(pipe[0])
+    os.fstat(pipe[0])  # still open

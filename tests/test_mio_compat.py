@@ -286,3 +286,27 @@ def test_default_backend_reads_hangups_from_the_kernel_masks() -> None:
         assert poll._recorder is not None
     with Poll(selectors.SelectSelector) as poll:
         assert poll._recorder is None
+
+
+def test_uds_nonblocking_seqpacket_types_under_poll(poll: Poll, abstract_name: str) -> None:
+    from uds.nonblocking import UnixSeqpacketConn, UnixSeqpacketListener
+
+    with UnixSeqpacketListener.bind_unix_addr(abstract_name) as listener:
+        poll.registry.register(listener, Token(0), R)
+        assert events_of(poll) == {}
+        with UnixSeqpacketConn.connect_unix_addr(abstract_name) as client:
+            assert list(events_of(poll)) == [0]
+            server, _ = listener.accept_unix_addr()
+            with server:
+                poll.registry.register(server, Token(1), R)
+                assert events_of(poll) == {}
+                client.send(b"packet")
+                event = events_of(poll)[1]
+                assert event.is_readable() and not event.is_read_closed()
+                assert server.recv(64) == b"packet"
+                with pytest.raises(BlockingIOError):
+                    server.recv(64)
+                client.close()
+                event = events_of(poll)[1]
+                assert event.is_read_closed() and event.is_write_closed()
+                poll.registry.deregister(server)

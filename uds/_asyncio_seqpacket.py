@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from types import TracebackType
-from typing import Iterable, Optional
+from typing import Iterable, Optional, TypeVar
 
 from uds import _platform
 from uds._addr import AddrLike, UnixSocketAddr
@@ -35,15 +35,18 @@ def _new_socket() -> socket.socket:
 
 
 def _adopt(sock: socket.socket, what: str) -> socket.socket:
+    """Check the family and type of ``sock``, then make it non-blocking."""
     if not isinstance(sock, socket.socket):
-        raise TypeError(f"{what}.from_std() needs a socket.socket, not {type(sock).__name__}")
+        raise TypeError(f"{what} needs a socket.socket, not {type(sock).__name__}")
     if sock.family != socket.AF_UNIX or sock.type != _SEQPACKET:
         raise ValueError(
-            f"{what}.from_std() needs an AF_UNIX SOCK_SEQPACKET socket, "
-            f"got {sock.family!r} {sock.type!r}"
+            f"{what} needs an AF_UNIX SOCK_SEQPACKET socket, got {sock.family!r} {sock.type!r}"
         )
     sock.setblocking(False)
     return sock
+
+
+_S = TypeVar("_S", bound="_AsyncSocket")
 
 
 class _AsyncSocket:
@@ -60,6 +63,23 @@ class _AsyncSocket:
         if waiter is None:
             waiter = self._waiter = FdWaiter(asyncio.get_running_loop(), self._sock.fileno())
         return waiter
+
+    @classmethod
+    def from_fd(cls: type[_S], fd: int) -> _S:
+        """Take ownership of ``fd``, a unix seqpacket socket (``conn.detach()`` of a uds type).
+
+        The fd is made non-blocking. On error it is left open and unchanged.
+
+        Raises:
+            ValueError: ``fd`` is not an ``AF_UNIX`` ``SOCK_SEQPACKET`` socket.
+            OSError: ``fd`` is not a socket (``ENOTSOCK``) or not open (``EBADF``).
+        """
+        sock = socket.socket(fileno=fd)
+        try:
+            return cls(_adopt(sock, cls.__name__))
+        except BaseException:
+            sock.detach()
+            raise
 
     def fileno(self) -> int:
         """The fd (-1 once closed)."""
