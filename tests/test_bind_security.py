@@ -338,3 +338,21 @@ def test_too_long_a_path_for_the_private_directory(tmp_path: Path) -> None:
     assert os.listdir(deep) == []
     with uds.bind_unix_addr(path, unlink_on_close=True):
         assert path.exists()
+
+
+def test_seqpacket_listener_binds_through_bind_path(tmp_path: Path, umask: None) -> None:
+    os.umask(0)
+    path = tmp_path / "s.sock"
+    with uds.UnixSeqpacketListener.bind(path, mode=0o600):
+        assert _mode(path) == 0o600
+        with pytest.raises(FileExistsError, match="live socket"):
+            uds.UnixSeqpacketListener.bind(path, replace_stale=True)
+    with pytest.raises(FileExistsError, match="stale socket"):
+        uds.UnixSeqpacketListener.bind(path)
+    with uds.UnixSeqpacketListener.bind(path, replace_stale=True):
+        assert _connects(path, socket.SOCK_SEQPACKET)
+    os.unlink(path)
+    path.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(FileExistsError, match="symbolic link"):
+        uds.UnixSeqpacketListener.bind(path, mode=0o600)
+    assert not (tmp_path / "elsewhere").exists()
