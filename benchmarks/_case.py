@@ -48,13 +48,16 @@ class Case:
 
     ``setup`` opens what the case needs on the exit stack and returns a loop per
     implementation column; it raises :class:`Unavailable` when the case cannot
-    run. ``c_key`` names the matching line of the C program's output.
+    run. ``c_key`` names the matching line of the C program's output. One loop
+    iteration does ``per`` operations (a burst over many connections); the
+    table shows the cost of one.
     """
 
     key: str
     title: str
     setup: Callable[[ExitStack], dict[str, Loop]]
     c_key: Optional[str] = None
+    per: int = 1
 
 
 class FilenoOnly:

@@ -86,7 +86,7 @@ def _run_case(case: Case, settings: Settings) -> Row:
         except Unavailable as why:
             return Row(case, skipped=str(why))
         ns = measure(loops, settings.round_ms, settings.rounds)
-    return Row(case, ns)
+    return Row(case, {name: value / case.per for name, value in ns.items()})
 
 
 def run(settings: Settings, only: Optional[Sequence[str]] = None) -> Results:
