@@ -243,6 +243,8 @@ def test_unlink_on_close_removes_only_our_file(tmp_path: Path) -> None:
         with conn, accepted:
             # Accepted sockets are plain sockets: closing them unlinks nothing.
             assert type(accepted) is socket.socket
+        with sock.dup() as duplicate:
+            assert duplicate.socket_file is None  # type: ignore[attr-defined]
         assert path.exists()
     assert not path.exists()
 
