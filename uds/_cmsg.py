@@ -8,6 +8,7 @@ caller) or closes all of them before raising.
 
 from __future__ import annotations
 
+import os
 import socket
 from array import array
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ _SOL_SOCKET: int = _sys.SOL_SOCKET
 _SCM_RIGHTS: int = _sys.SCM_RIGHTS
 _MSG_CTRUNC: int = _sys.MSG_CTRUNC
 _SCM_MAX_FD: int = _sys.SCM_MAX_FD
+# Without MSG_CMSG_CLOEXEC (macOS) every fd must go through parse_ancillary,
+# which sets FD_CLOEXEC.
+_CLOEXEC_ON_RECEIVE = bool(_sys.MSG_CMSG_CLOEXEC)
 
 # Control data that may arrive whether or not the caller asked for it (a peer
 # cannot force it, but socket options set elsewhere can): room is always kept
@@ -105,7 +109,7 @@ def parse_fds(ancdata: AncData, msg_flags: int, max_fds: int) -> ReceivedFds:
     instead: fds beyond ``max_fds`` are closed and reported as truncation, as
     the kernel would have done with a buffer of the exact size.
     """
-    if len(ancdata) == 1 and not msg_flags & _MSG_CTRUNC:
+    if len(ancdata) == 1 and not msg_flags & _MSG_CTRUNC and _CLOEXEC_ON_RECEIVE:
         level, kind, data = ancdata[0]
         if (
             level == _SOL_SOCKET
@@ -169,35 +173,64 @@ def parse_ancillary(
     """Sort control messages into fds, credentials, pidfd, label and timestamp.
 
     Unknown messages are kept raw in ``unknown``. When several messages of one
-    kind arrive, fds accumulate in order; a second pidfd is closed.
+    kind arrive, fds accumulate in order; a second pidfd is closed. A partial
+    trailing int in an fd array is ignored (the kernel never installs one).
+    When ``msg_flags`` has ``MSG_CTRUNC``, a payload too short to parse is the
+    truncated tail of the buffer and is dropped; the truncation stays reported.
+    Where the OS cannot receive fds close-on-exec atomically, ``FD_CLOEXEC`` is
+    set here on each of them.
 
     Raises:
         ValueError: a message is malformed (say, short credentials); every fd
             found so far, in any message, is closed first.
     """
-    result = ParsedAncillary(ReceivedFds((), bool(msg_flags & platform.MSG_CTRUNC)))
+    truncated = bool(msg_flags & platform.MSG_CTRUNC)
+    result = ParsedAncillary(ReceivedFds((), truncated))
+    sol_socket: int = platform.SOL_SOCKET
+    scm_rights: int = platform.SCM_RIGHTS
+    scm_pidfd: Optional[int] = getattr(platform, "SCM_PIDFD", None)
+    scm_security: Optional[int] = getattr(platform, "SCM_SECURITY", None)
+    credentials_parsers = platform.CREDENTIALS_PARSERS
+    timestamp_parsers = platform.TIMESTAMP_PARSERS
     try:
         for level, kind, data in ancdata:
-            if level != platform.SOL_SOCKET:
+            if level != sol_socket:
                 result.unknown.append((level, kind, data))
-            elif kind == platform.SCM_RIGHTS:
+            elif kind == scm_rights:
                 result.fds.extend(_ints(data))
-            elif kind == getattr(platform, "SCM_PIDFD", None):
+            elif kind == scm_pidfd:
                 numbers = _ints(data)
                 if result.pidfd is None and numbers:
                     result.pidfd = numbers.pop(0)
                 close_all(numbers)
-            elif kind == getattr(platform, "SCM_CREDENTIALS", None):
-                result.credentials = ReceivedCredentials(*platform.parse_scm_credentials(data))
-            elif kind == getattr(platform, "SCM_SECURITY", None):
+            elif kind in credentials_parsers:
+                try:
+                    fields = credentials_parsers[kind](data)
+                except ValueError:
+                    if not truncated:
+                        raise
+                else:
+                    result.credentials = ReceivedCredentials(*fields)
+            elif kind == scm_security:
                 result.security = bytes(data).rstrip(b"\0")
-            elif kind == getattr(platform, "SCM_TIMESTAMPNS", None):
-                result.timestamp_ns = platform.parse_timespec_ns(data)
-            elif kind == getattr(platform, "SCM_TIMESTAMP", None):
-                result.timestamp_ns = platform.parse_timeval_ns(data)
+            elif kind in timestamp_parsers:
+                try:
+                    result.timestamp_ns = timestamp_parsers[kind](data)
+                except ValueError:
+                    if not truncated:
+                        raise
             else:
                 result.unknown.append((level, kind, data))
+        if not platform.MSG_CMSG_CLOEXEC:
+            _set_cloexec(result)
     except BaseException:
         result.close()
         raise
     return result
+
+
+def _set_cloexec(parsed: ParsedAncillary) -> None:
+    """Mark every received fd close-on-exec (for OSes without MSG_CMSG_CLOEXEC)."""
+    for fd in [*parsed.fds, parsed.pidfd]:
+        if fd is not None and fd >= 0:
+            os.set_inheritable(fd, False)

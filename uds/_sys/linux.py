@@ -1,7 +1,17 @@
 """Linux: constants from <sys/socket.h>, <asm-generic/socket.h> and struct layouts.
 
 Values that :mod:`socket` does not export on every Python version are spelled out
-here; they are part of the stable kernel ABI.
+here; they are part of the stable kernel ABI. Every module of :mod:`uds._sys`
+defines the names of the "shared names" section below; a feature the OS lacks is
+``None`` (or an empty mapping) there.
+
+Control data that Linux attaches to unix-socket messages (measured on 6.18 by
+``tests/test_ancillary.py``): ``SCM_CREDENTIALS`` (``SO_PASSCRED``) and
+``SCM_PIDFD`` (``SO_PASSPIDFD``, 6.5+) on stream, datagram and seqpacket
+sockets; ``SCM_TIMESTAMP``/``SCM_TIMESTAMPNS`` on datagram and seqpacket
+sockets only, never on stream sockets; ``SCM_SECURITY`` (``SO_PASSSEC``) only
+when a security module labels sockets (SELinux, Smack, AppArmor 4.x): without
+one the option is accepted and nothing is sent.
 """
 
 from __future__ import annotations
@@ -41,6 +51,20 @@ MSG_DONTWAIT = 0x40
 MSG_EOR = 0x80
 MSG_NOSIGNAL = 0x4000
 MSG_CMSG_CLOEXEC = 0x40000000
+
+SO_NOSIGPIPE = None  # MSG_NOSIGNAL on every send does the job
+
+# Shared names ------------------------------------------------------------------
+# (level, option) pairs that make the kernel attach control data to messages;
+# None where the OS has no such option.
+PASSCRED_OPTION: tuple[int, int] | None = (SOL_SOCKET, SO_PASSCRED)
+TIMESTAMP_OPTION: tuple[int, int] | None = (SOL_SOCKET, SO_TIMESTAMP)
+TIMESTAMPNS_OPTION: tuple[int, int] | None = (SOL_SOCKET, SO_TIMESTAMPNS)
+PASSPIDFD_OPTION: tuple[int, int] | None = (SOL_SOCKET, SO_PASSPIDFD)
+PASSSEC_OPTION: tuple[int, int] | None = (SOL_SOCKET, SO_PASSSEC)
+NOSIGPIPE_OPTION: tuple[int, int] | None = None
+#: Per-message credentials arrive on every message while the option is set.
+PASSCRED_EVERY_MESSAGE = True
 
 # struct ucred { pid_t pid; uid_t uid; gid_t gid; }: used for SO_PEERCRED and
 # SCM_CREDENTIALS alike.
@@ -139,8 +163,10 @@ def read_peer_security(sock: object) -> bytes:
 # Control-message payloads ----------------------------------------------------
 
 #: Payload sizes of control data that can arrive without the receive call asking
-#: (SO_PASSCRED, SO_PASSPIDFD set on the socket): credentials and a pidfd.
-UNSOLICITED_CMSG_SIZES = (UCRED.size, 4)
+#: (SO_PASSCRED, SO_PASSPIDFD, SO_TIMESTAMP* set on the socket): credentials, a
+#: pidfd and a timestamp. The kernel writes the timestamp before the fds, so
+#: without room for it an fd array that fits would still be flagged MSG_CTRUNC.
+UNSOLICITED_CMSG_SIZES = (UCRED.size, 4, max(TIMEVAL.size, TIMESPEC.size))
 
 
 def parse_scm_credentials(raw: bytes) -> tuple[int, int, int]:
@@ -167,3 +193,15 @@ def parse_timespec_ns(raw: bytes) -> int:
 def credentials_cmsg(pid: int, uid: int, gid: int) -> tuple[int, int, bytes]:
     """The ``SCM_CREDENTIALS`` control message claiming ``pid``/``uid``/``gid``."""
     return (SOL_SOCKET, SCM_CREDENTIALS, pack_ucred(pid, uid, gid))
+
+
+def own_credentials_cmsg(pid: int, uid: int, gid: int) -> tuple[int, int, bytes]:
+    """The control message that sends the caller's own credentials (given here)."""
+    return credentials_cmsg(pid, uid, gid)
+
+
+#: cmsg type -> parser of its payload into ``ReceivedCredentials`` fields
+#: (pid, uid, gid[, euid, egid, groups]).
+CREDENTIALS_PARSERS = {SCM_CREDENTIALS: parse_scm_credentials}
+#: cmsg type -> parser of its payload into nanoseconds since the epoch.
+TIMESTAMP_PARSERS = {SCM_TIMESTAMP: parse_timeval_ns, SCM_TIMESTAMPNS: parse_timespec_ns}
