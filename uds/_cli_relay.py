@@ -302,7 +302,9 @@ class Relay:
             self._receive_until_eof()
         finally:
             self._peer_known.set()  # never leave the sender waiting for a peer
-        finished = self._wait_for_sender(done_read)
+        # A failed sender sets its error before it shuts the socket down, so a
+        # hang-up seen here cannot hide the error.
+        finished = self._wait_for_sender(done_read) or self._send_error is not None
         if finished:
             sender.join()
             os.close(done_read)

@@ -10,6 +10,7 @@ as ``sd_listen_fds_with_names(3)`` does, :func:`notify` sends to
 from __future__ import annotations
 
 import _socket
+import contextlib
 import errno
 import os
 import re
@@ -25,7 +26,9 @@ from uds._cmsg import rights_cmsg
 from uds._credentials import ReceivedCredentials, SendCredentials
 from uds._ext import local_unix_addr
 from uds._fd import FileDescriptorLike, call_on
-from uds._fds import ReceivedFds, close_all
+from uds._fds import ReceivedFds
+from uds._seqpacket_conn import UnixSeqpacketConn
+from uds._seqpacket_listener import UnixSeqpacketListener
 
 __all__ = [
     "LISTEN_FDS_START",
@@ -52,7 +55,7 @@ _SO_PASSCRED: Optional[int] = getattr(_sys, "SO_PASSCRED", None)
 # systemd's own receive buffer for notifications is PIPE_BUF.
 _NOTIFY_BUFSIZE = 4096
 
-Listening = Union[socket.socket, int]
+Listening = Union[UnixSeqpacketListener, UnixSeqpacketConn, socket.socket, int]
 
 
 class ListenFd(NamedTuple):
@@ -65,9 +68,11 @@ class ListenFd(NamedTuple):
 class ActivatedSocket(NamedTuple):
     """A passed socket, ready to use, and its name.
 
-    ``socket`` is a seqpacket listener for a ``SOCK_SEQPACKET`` unix socket, a
-    :class:`socket.socket` of the right family and type for any other socket,
-    and the plain ``int`` for an fd that is no socket (``ListenFIFO=`` and such).
+    ``socket`` is a :class:`uds.UnixSeqpacketListener` for a listening unix
+    ``SOCK_SEQPACKET`` socket (a :class:`uds.UnixSeqpacketConn` for a connected
+    one, as ``Accept=yes`` passes), a :class:`socket.socket` of the right family
+    and type for any other socket, and the plain ``int`` for an fd that is no
+    socket (``ListenFIFO=`` and such).
     """
 
     socket: Listening
@@ -120,12 +125,11 @@ def listen_fds_raw(unset_environment: bool = True) -> list[ListenFd]:
     """
     try:
         passed = _read_listen_environment()
-        for index, (fd, _) in enumerate(passed):
+        for fd, _ in passed:
             try:
                 os.set_inheritable(fd, False)
             except BaseException:
-                close_all(fd for fd, _ in passed[index + 1 :])
-                close_all(fd for fd, _ in passed[:index])
+                _close_quietly(other for other, _ in passed if other != fd)
                 raise
         return passed
     finally:
@@ -137,9 +141,10 @@ def listen_fds(unset_environment: bool = True) -> list[ActivatedSocket]:
     """The sockets passed by socket activation, wrapped in objects of the right type.
 
     The kind of each fd is read from the kernel (``SO_DOMAIN``, ``SO_TYPE``): a
-    unix ``SOCK_SEQPACKET`` socket becomes a seqpacket listener, any other
-    socket a :class:`socket.socket`, and an fd that is no socket stays an
-    ``int``. The objects own their fds.
+    unix ``SOCK_SEQPACKET`` socket becomes a :class:`uds.UnixSeqpacketListener`
+    (or a :class:`uds.UnixSeqpacketConn` when connected), any other socket a
+    :class:`socket.socket`, and an fd that is no socket stays an ``int``. The
+    objects own their fds.
 
     Raises:
         ValueError, OSError: as :func:`listen_fds_raw`; no fd stays open on error.
@@ -151,13 +156,19 @@ def listen_fds(unset_environment: bool = True) -> list[ActivatedSocket]:
             ready.append(ActivatedSocket(_wrap(fd), name))
     except BaseException:
         for sock, _ in ready:
-            if isinstance(sock, int):
-                os.close(sock)
-            else:
+            if not isinstance(sock, int):
                 sock.close()
-        close_all(fd for fd, _ in passed[len(ready) :])
+        _close_quietly(sock for sock, _ in ready if isinstance(sock, int))
+        _close_quietly(fd for fd, _ in passed[len(ready) :])
         raise
     return ready
+
+
+def _close_quietly(fds: Iterable[int]) -> None:
+    # On an error path: the error being raised matters, not a second EBADF.
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _wrap(fd: int) -> Listening:
@@ -169,8 +180,18 @@ def _wrap(fd: int) -> Listening:
         raise
     if _SO_DOMAIN is not None:
         family = call_on(fd, _getsockopt, socket.SOL_SOCKET, _SO_DOMAIN)
-        return socket.socket(family, kind, 0, fd)
-    return socket.socket(fileno=fd)
+    else:
+        probe = socket.socket(fileno=fd)  # CPython reads the family from the address
+        family = probe.family
+        probe.detach()
+    if family == socket.AF_UNIX and kind == socket.SOCK_SEQPACKET:
+        # Accept=yes units pass connections rather than the listener.
+        if call_on(fd, _getsockopt, socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            # The ignore: _SeqpacketListener's self-type bound is invariant in
+            # its connection type, so mypy rejects every classmethod call.
+            return UnixSeqpacketListener.from_fd(fd)  # type: ignore[misc]
+        return UnixSeqpacketConn.from_fd(fd)
+    return socket.socket(family, kind, 0, fd)
 
 
 # sd_notify ---------------------------------------------------------------------
@@ -180,7 +201,7 @@ def format_notify_state(state: Union[str, Mapping[str, object]]) -> bytes:
     """The datagram for ``state``: a ready string, or a mapping of ``KEY: value``.
 
     A mapping becomes ``KEY=value`` lines in its order (``{"READY": 1}`` is
-    ``b"READY=1"``).
+    ``b"READY=1"``; ``True``/``False`` are written ``1``/``0``).
 
     Raises:
         ValueError: the state is empty, a key is empty or holds ``=`` or a
@@ -194,7 +215,7 @@ def format_notify_state(state: Union[str, Mapping[str, object]]) -> bytes:
         for key, value in state.items():
             if not isinstance(key, str) or not key or "=" in key or "\n" in key:
                 raise ValueError(f"invalid sd_notify variable name {key!r}")
-            rendered = str(value)
+            rendered = ("1" if value else "0") if isinstance(value, bool) else str(value)
             if "\n" in rendered:
                 raise ValueError(f"the value of {key} contains a newline: {rendered!r}")
             lines.append(f"{key}={rendered}")
@@ -222,12 +243,19 @@ def _connect_notify_socket(target: UnixSocketAddr) -> socket.socket:
         return sock
     except OSError as error:
         sock.close()
-        if error.errno != errno.EPROTOTYPE:
+        # A seqpacket socket is there instead: a path says EPROTOTYPE, while an
+        # abstract name is looked up with its type and says ECONNREFUSED.
+        if error.errno != errno.EPROTOTYPE and not (
+            error.errno == errno.ECONNREFUSED and target.is_abstract
+        ):
             raise
-    # Newer managers may listen on a seqpacket socket instead.
+        first_error = error
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         sock.connect(target.to_std())
+    except OSError:
+        sock.close()
+        raise first_error from None
     except BaseException:
         sock.close()
         raise
