@@ -47,6 +47,9 @@ _sendmsg = _SocketType.sendmsg
 _recvmsg = _SocketType.recvmsg
 _recvmsg_into = _SocketType.recvmsg_into
 _recvfrom = _SocketType.recvfrom
+_getsockname = _SocketType.getsockname
+_getpeername = _SocketType.getpeername
+_from_std = UnixSocketAddr.from_std
 # The C accept: returns (fd, address) without wrapping, via accept4(SOCK_CLOEXEC).
 _accept = _SocketType._accept  # type: ignore[attr-defined]
 _SEND_FLAGS = _platform.SEND_FLAGS
@@ -78,7 +81,11 @@ def local_unix_addr(sock: FileDescriptorLike) -> UnixSocketAddr:
         OSError: ``EAFNOSUPPORT`` when ``sock`` is not a unix socket,
             ``ENOTSOCK``/``EBADF`` when it is no socket at all.
     """
-    return _unix_addr(call_on(sock, _SocketType.getsockname), "the local address")
+    # call_on and _unix_addr inlined: servers look addresses up per connection.
+    raw = _getsockname(sock) if isinstance(sock, _SocketType) else call_on(sock, _getsockname)
+    if type(raw) is bytes or type(raw) is str:
+        return _from_std(raw)
+    return _unix_addr(raw, "the local address")
 
 
 def peer_unix_addr(sock: FileDescriptorLike) -> UnixSocketAddr:
@@ -87,7 +94,10 @@ def peer_unix_addr(sock: FileDescriptorLike) -> UnixSocketAddr:
     Raises:
         OSError: ``ENOTCONN`` when not connected; ``EAFNOSUPPORT`` for other families.
     """
-    return _unix_addr(call_on(sock, _SocketType.getpeername), "the peer address")
+    raw = _getpeername(sock) if isinstance(sock, _SocketType) else call_on(sock, _getpeername)
+    if type(raw) is bytes or type(raw) is str:
+        return _from_std(raw)
+    return _unix_addr(raw, "the peer address")
 
 
 def _new_socket(kind: int) -> socket.socket:
