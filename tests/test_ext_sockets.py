@@ -149,3 +149,16 @@ def test_datagram_to_a_path(tmp_path: pathlib.Path) -> None:
         uds.send_to_unix_addr(client, b"p", UnixSocketAddr.from_path(path))
         data, _ = uds.recv_from_unix_addr(server, 1)
         assert data == b"p"
+
+
+def test_addresses_of_an_inet_socket_are_refused_with_eafnosupport() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with socket.create_connection(listener.getsockname()) as client:
+            for sock in (client, FilenoOnly(client), client.fileno()):
+                for lookup in (uds.local_unix_addr, uds.peer_unix_addr):
+                    with pytest.raises(OSError) as refused:
+                        lookup(sock)
+                    assert refused.value.errno == errno.EAFNOSUPPORT
+            listener.accept()[0].close()
