@@ -292,8 +292,11 @@ def recv_ancillary(
         )
         data = None
     parsed = parse_ancillary(ancdata, msg_flags)
-    if len(parsed.fds) > max_fds:  # the room kept for unsolicited data fitted more
+    if len(parsed.fds) > max_fds:
+        # The room kept for unsolicited data fitted more: report what the kernel
+        # would have reported with a buffer of the exact size.
         drop_excess_fds(parsed.fds, max_fds)
+        msg_flags |= _MSG_CTRUNC
     try:
         addr = UnixSocketAddr.from_std(address) if address is not None else None
     except BaseException:

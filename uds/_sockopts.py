@@ -92,8 +92,9 @@ def set_timestamps(sock: FileDescriptorLike, on: bool = True, *, ns: bool = Fals
         UnsupportedPlatformError: ``ns=True`` where the OS has no nanosecond option.
         TypeError: ``on`` or ``ns`` is not a bool.
     """
-    if not isinstance(ns, bool):
-        raise TypeError(f"ns must be a bool, not {type(ns).__name__}")
+    for name, value in (("on", on), ("ns", ns)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
     micro, nano = _sys.TIMESTAMP_OPTION, _sys.TIMESTAMPNS_OPTION
     if ns and nano is None:
         raise UnsupportedPlatformError("nanosecond timestamps (SO_TIMESTAMPNS)")
