@@ -396,8 +396,12 @@ class NotifyListener:
     def recv(self, timeout: Optional[float] = None) -> NotifyMessage:
         """Wait for the next notification (at most ``timeout`` seconds when given).
 
+        The caller owns the fds that come with it: close the message (or use it
+        as a context manager), which also releases a waiting ``BARRIER=1`` sender.
+
         Raises:
             TimeoutError: nothing arrived in time.
+            BlockingIOError: ``timeout`` is 0 and nothing is queued.
         """
         self._sock.settimeout(timeout)
         received = recv_ancillary(
