@@ -358,3 +358,20 @@ def test_stdlib_socket_timeout_is_honoured(
     b.settimeout(0.05)
     with pytest.raises(TimeoutError if sys.version_info >= (3, 10) else socket.timeout):
         uds.recv_fds(b, 1, 1)
+
+
+def test_fds_as_a_tuple_and_no_fds_on_any_kind_of_socket(
+    stream_pair: tuple[socket.socket, socket.socket], pipe: tuple[int, int]
+) -> None:
+    a, b = stream_pair
+    r, _ = pipe
+    assert uds.send_fds(a, b"t", (r, r)) == 1
+    data, fds = uds.recv_fds(b, 8, 4)
+    with fds:
+        assert data == b"t" and len(fds) == 2 and same_file(fds[1], r)
+        assert_cloexec(fds[0])
+    for sender in (a, FilenoOnly(a), a.fileno()):
+        for nothing in ((), []):
+            assert uds.send_fds(sender, b"e", nothing) == 1
+            data, fds = uds.recv_fds(b, 8, 4)
+            assert data == b"e" and fds == [] and not fds.truncated

@@ -233,10 +233,18 @@ def send_fds(sock: FileDescriptorLike, data: Buffer, fds: Iterable[FileDescripto
         TypeError: an fd is neither an int nor has ``fileno()``.
         BrokenPipeError: the peer is gone (never ``SIGPIPE``).
     """
-    if not len(data) or type(fds) is not list or not fds or len(fds) > _SCM_MAX_FD:
+    if (type(fds) is not list and type(fds) is not tuple) or not len(data):
+        return send_ancillary(sock, data, fds=fds)
+    if not fds:
+        # Nothing to pass: a plain send, on a socket of any family (as send_ancillary).
+        if isinstance(sock, _SocketType):
+            return _sendmsg(sock, (data,), (), _SEND_FLAGS)
+        return call_on(sock, _sendmsg, (data,), (), _SEND_FLAGS)
+    if len(fds) > _SCM_MAX_FD:
         return send_ancillary(sock, data, fds=fds)
     try:
-        rights = ((_SOL_SOCKET, _SCM_RIGHTS, array("i", fds).tobytes()),)
+        # sendmsg reads the array through the buffer protocol: no bytes copy needed.
+        rights = ((_SOL_SOCKET, _SCM_RIGHTS, array("i", fds)),)
     except TypeError:  # objects with fileno(): the general path converts them
         return send_ancillary(sock, data, fds=fds)
     # Inlined call_on_unix: this is the hot path.
