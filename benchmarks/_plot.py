@@ -18,7 +18,8 @@ _COLORS = {
     "anyio": "#9467bd",
     C_LIMIT: "#7f7f7f",
 }
-_LABEL_WIDTH = 290
+# Room for a label of n characters at font-size 11 (about 6 px per character).
+_CHAR_WIDTH = 6.2
 _PLOT_WIDTH = 560
 _BAR = 9
 _GAP = 12
@@ -34,9 +35,10 @@ def svg(results: Results) -> str:
     low = math.floor(math.log10(min(values, default=1.0)))
     high = math.ceil(math.log10(max(values, default=10.0)))
     high = max(high, low + 1)
+    label_width = 16 + round(_CHAR_WIDTH * max((len(row.case.title) for row in rows), default=10))
 
     def x(value: float) -> float:
-        return _LABEL_WIDTH + (math.log10(value) - low) / (high - low) * _PLOT_WIDTH
+        return label_width + (math.log10(value) - low) / (high - low) * _PLOT_WIDTH
 
     parts = []
     y = _TOP
@@ -44,14 +46,14 @@ def svg(results: Results) -> str:
         present = [name for name in series if name in row.ns]
         group = len(present) * _BAR
         parts.append(
-            f'<text x="{_LABEL_WIDTH - 8}" y="{y + group / 2 + 4:.1f}" text-anchor="end" '
+            f'<text x="{label_width - 8}" y="{y + group / 2 + 4:.1f}" text-anchor="end" '
             f"{_FONT}>{escape(row.case.title)}</text>"
         )
         for name in present:
             value = row.ns[name]
-            width = max(x(value) - _LABEL_WIDTH, 1.0)
+            width = max(x(value) - label_width, 1.0)
             parts.append(
-                f'<rect x="{_LABEL_WIDTH}" y="{y}" width="{width:.1f}" height="{_BAR - 1}" '
+                f'<rect x="{label_width}" y="{y}" width="{width:.1f}" height="{_BAR - 1}" '
                 f'fill="{_COLORS[name]}"><title>{escape(name)}: {value:.0f} ns</title></rect>'
             )
             y += _BAR
@@ -75,12 +77,12 @@ def svg(results: Results) -> str:
                     f"{_human(value)}</text>"
                 )
     legend = []
-    lx = _LABEL_WIDTH
+    lx = label_width
     for name in series:
         legend.append(f'<rect x="{lx}" y="14" width="10" height="10" fill="{_COLORS[name]}"/>')
         legend.append(f'<text x="{lx + 14}" y="23" {_FONT}>{escape(name)}</text>')
         lx += 20 + 7 * len(name)
-    width = _LABEL_WIDTH + _PLOT_WIDTH + 30
+    width = label_width + _PLOT_WIDTH + 30
     height = bottom + 40
     title = f"ns per operation, log scale ({escape(results.machine['python'])})"
     return "\n".join(
@@ -91,7 +93,7 @@ def svg(results: Results) -> str:
             *axis,
             *parts,
             *legend,
-            f'<text x="{_LABEL_WIDTH}" y="{bottom + 32}" {_FONT}>{title}</text>',
+            f'<text x="{label_width}" y="{bottom + 32}" {_FONT}>{title}</text>',
             "</svg>",
             "",
         ]
