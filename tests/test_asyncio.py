@@ -430,3 +430,30 @@ def test_from_fd_refuses_other_fds_and_leaves_them_open(
     with pytest.raises(OSError):
         UnixSeqpacketConn.from_fd(pipe[0])
     os.fstat(pipe[0])  # still open
+
+
+def test_receives_after_many_waits_still_get_queued_packets(run: Runner[None]) -> None:
+    # After receives that all had to wait, receives wait for readiness first;
+    # packets already queued must still come out, in order, none lost.
+    async def main() -> None:
+        a, b = UnixSeqpacketConn.pair()
+        async with a, b:
+
+            async def echo() -> None:
+                while packet := await b.recv(64):
+                    await b.send(packet)
+
+            server = asyncio.ensure_future(echo())
+            for i in range(40):
+                await a.send(b"%d" % i)
+                assert await a.recv(64) == b"%d" % i
+            assert a._waiter is not None and a._waiter.read_misses >= 2
+            for i in range(40):  # a burst: the answers queue up before a reads
+                await a.send(b"burst %d" % i)
+            await asyncio.sleep(0.05)
+            assert [await a.recv(64) for _ in range(40)] == [b"burst %d" % i for i in range(40)]
+            assert a._waiter.read_misses == 0  # a probe found data at once: try-first again
+            a.shutdown(socket.SHUT_WR)
+            await server
+
+    run(main())

@@ -4,6 +4,13 @@ Every awaitable operation of :mod:`uds.asyncio` goes through
 :func:`nonblocking_call`: it issues the system call first and waits only when
 the call raises :class:`BlockingIOError`. The wait consumes nothing, so a
 cancelled operation loses no data and no fd.
+
+One refinement for receives: when the last receives on an fd all had to wait
+(a request/response exchange, where the answer is never there yet), the
+helper waits for readiness first, as the loop's own transports do, instead of
+paying for a failing system call and its exception each time; every
+``_PROBE_EVERY``-th receive tries first again, and one that succeeds at once
+returns the fd to try-first mode.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from typing import Callable, Optional, TypeVar
 __all__ = ["FdWaiter", "nonblocking_call"]
 
 _R = TypeVar("_R")
+# Receives that had to wait, in a row, before receives wait for readiness first.
+_WAIT_FIRST_AFTER = 2
+_PROBE_EVERY = 16
 
 
 class FdWaiter:
@@ -29,7 +39,18 @@ class FdWaiter:
     with the loop (asyncio refuses a second registration of the same fd).
     """
 
-    __slots__ = ("_dup", "_fd", "_loop", "_readers", "_reading", "_writers", "_writing")
+    __slots__ = (
+        "_dup",
+        "_fd",
+        "_loop",
+        "_read_woken",
+        "_readers",
+        "_reading",
+        "_skip_read",
+        "_writers",
+        "_writing",
+        "read_misses",
+    )
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, fd: int, *, duplicate: bool = False
@@ -41,6 +62,10 @@ class FdWaiter:
         self._writers: list[asyncio.Future[None]] = []
         self._reading = False
         self._writing = False
+        self._read_woken = False
+        self._skip_read = False
+        #: receives in a row that found nothing at once (see nonblocking_call)
+        self.read_misses = 0
 
     def _watched_fd(self) -> int:
         if self._fd < 0:
@@ -55,7 +80,17 @@ class FdWaiter:
         if not self._reading:
             self._loop.add_reader(self._watched_fd(), self._on_readable)
             self._reading = True
+        elif self._read_woken:
+            # A loop that polls between waking a task and running it (asyncio's
+            # selector loop) has already queued another callback for the data this
+            # task just consumed: ignore callbacks until the next iteration.
+            self._read_woken = False
+            self._skip_read = True
+            self._loop.call_soon(self._end_read_skip)
         return future
+
+    def _end_read_skip(self) -> None:
+        self._skip_read = False
 
     def wait_writable(self) -> asyncio.Future[None]:
         """A future that completes when the fd may be writable."""
@@ -67,12 +102,16 @@ class FdWaiter:
         return future
 
     def _on_readable(self) -> None:
+        if self._skip_read:
+            self._skip_read = False
+            return
         readers = self._readers
         if not readers:
             self._loop.remove_reader(self._fd)
-            self._reading = False
+            self._reading = self._read_woken = False
             return
         self._readers = []
+        self._read_woken = True
         for future in readers:
             if not future.done():
                 future.set_result(None)
@@ -121,9 +160,26 @@ async def nonblocking_call(
     Raises:
         Whatever ``function`` raises other than :class:`BlockingIOError`.
     """
+    if writing:
+        while True:
+            try:
+                return function(*args)
+            except BlockingIOError:
+                pass
+            await waiter.wait_writable()
+    misses = waiter.read_misses
+    if misses < _WAIT_FIRST_AFTER or not misses % _PROBE_EVERY:
+        try:
+            result = function(*args)
+        except BlockingIOError:
+            pass
+        else:
+            waiter.read_misses = 0
+            return result
+    waiter.read_misses = misses + 1
     while True:
+        await waiter.wait_readable()
         try:
             return function(*args)
         except BlockingIOError:
             pass
-        await (waiter.wait_writable() if writing else waiter.wait_readable())
