@@ -1,14 +1,14 @@
 """The quick-start: pass stdin, stdout and stderr to a server over an abstract seqpacket socket.
 
 Run it with ``python examples/quickstart.py``: it needs no set-up and leaves no file.
-The server accepts one client, reads the client's credentials from the kernel and
-takes the three fds only from root; anyone else gets ``b"go away!\\n"``.
+The server accepts one client, asks the kernel who the client is, and takes the
+three fds only from root; anyone else gets ``b"go away!\\n"`` (and the fds they
+sent are closed unread).
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import threading
 
@@ -17,28 +17,28 @@ import uds
 ADDRESS = uds.UnixSocketAddr.from_abstract(b"not a file!")
 
 
-def serve_one(listener: socket.socket) -> None:
-    conn, _ = uds.accept_unix_addr(listener)
+def serve_one(listener: uds.UnixSeqpacketListener) -> None:
+    conn, _ = listener.accept_unix_addr()
     with conn:
-        creds = uds.initial_peer_credentials(conn)
-        data, fds = uds.recv_fds(conn, 64, 3)
-        with fds:
-            if creds.euid == 0:
-                targets = [os.readlink(f"/proc/self/fd/{fd}") for fd in fds]
-                print(f"server: {data!r} from pid {creds.pid} with fds {targets}")
-                conn.send(b"welcome, root\n")
-            else:
-                print(f"server: refusing uid {creds.euid}")
-                conn.send(b"go away!\n")
+        creds = conn.initial_peer_credentials()
+        if creds.euid != 0:
+            print(f"server: refusing uid {creds.euid} (pid {creds.pid})")
+            conn.recv(64)  # reading without room for fds makes the kernel close them
+            conn.send(b"go away!\n")
+            return
+        data, truncated, fds = conn.recv_fds(64, 3)
+        with fds:  # received fds are close-on-exec and closed when the block ends
+            targets = [os.readlink(f"/proc/self/fd/{fd}") for fd in fds]
+            print(f"server: {data.decode()!r} from pid {creds.pid} with fds {targets}")
+        conn.send(b"welcome, root\n")
 
 
 def main() -> int:
-    listener = uds.bind_unix_addr(ADDRESS, socket.SOCK_SEQPACKET)
-    with listener:
+    with uds.UnixSeqpacketListener.bind_unix_addr(ADDRESS) as listener:
         server = threading.Thread(target=serve_one, args=(listener,))
         server.start()
-        with uds.connect_to_unix_addr(ADDRESS, socket.SOCK_SEQPACKET) as client:
-            uds.send_fds(client, b"Here I come", [0, 1, 2])
+        with uds.UnixSeqpacketConn.connect_unix_addr(ADDRESS) as client:
+            client.send_fds(b"Here I come", [0, 1, 2])
             print("client got:", client.recv(64).decode().strip())
         server.join()
     return 0
