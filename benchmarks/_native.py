@@ -1,4 +1,4 @@
-"""The C limit: build benchmarks/c/pingpong.c with the system compiler and run it."""
+"""The C limit: build benchmarks/c/pingpong.c with the system compiler, run it per round."""
 
 from __future__ import annotations
 
@@ -6,50 +6,52 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["c_compiler", "run_c_limit"]
+from benchmarks._timing import Loop
+
+__all__ = ["build_c_program", "c_compiler", "c_loop"]
 
 _SOURCE = Path(__file__).parent / "c" / "pingpong.c"
 
 
 def c_compiler() -> Optional[str]:
     """The C compiler to use ($CC, else cc, gcc or clang on PATH), or ``None``."""
-    candidates = [os.environ.get("CC", ""), "cc", "gcc", "clang"]
-    for name in candidates:
+    for name in (os.environ.get("CC", ""), "cc", "gcc", "clang"):
         if name and shutil.which(name):
             return name
     return None
 
 
-def run_c_limit(round_ms: float, rounds: int) -> tuple[dict[str, float], Optional[str]]:
-    """ns/op per C case key, and why it is empty when it is (no compiler, build error)."""
+def build_c_program(build_dir: Path) -> tuple[Optional[Path], Optional[str]]:
+    """Compile the C program into ``build_dir``: its path, or why there is none."""
     compiler = c_compiler()
     if compiler is None:
-        return {}, "no C compiler found"
-    with tempfile.TemporaryDirectory(prefix="uds-bench-") as build:
-        program = Path(build) / "pingpong"
-        built = subprocess.run(
-            [compiler, "-O2", "-o", str(program), str(_SOURCE)],
-            capture_output=True,
-            text=True,
-        )
-        if built.returncode != 0:
-            print(built.stderr, file=sys.stderr)
-            return {}, f"{compiler} failed to build {_SOURCE.name}"
+        return None, "no C compiler found"
+    program = build_dir / "pingpong"
+    built = subprocess.run(
+        [compiler, "-O2", "-o", str(program), str(_SOURCE)], capture_output=True, text=True
+    )
+    if built.returncode != 0:
+        print(built.stderr, file=sys.stderr)
+        return None, f"{compiler} failed to build {_SOURCE.name}"
+    return program, None
+
+
+def c_loop(program: Path, key: str) -> Loop:
+    """A self-timed loop: the C program runs ``n`` operations and reports their nanoseconds.
+
+    Process start-up is outside the C program's clock, so this takes part in the
+    interleaved rounds like the Python implementations.
+    """
+
+    def loop(n: int) -> float:
         ran = subprocess.run(
-            [str(program), str(round_ms), str(rounds)],
-            capture_output=True,
-            text=True,
-            timeout=300,
+            [str(program), key, str(n)], capture_output=True, text=True, timeout=120
         )
-    if ran.returncode != 0:
-        print(ran.stderr, file=sys.stderr)
-        return {}, f"{_SOURCE.name} exited with status {ran.returncode}"
-    results = {}
-    for line in ran.stdout.splitlines():
-        key, value = line.split()
-        results[key] = float(value)
-    return results, None
+        if ran.returncode != 0:
+            raise RuntimeError(f"{program.name} {key} {n} failed: {ran.stderr.strip()}")
+        return float(ran.stdout)
+
+    return loop

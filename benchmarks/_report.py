@@ -177,8 +177,7 @@ _COLUMN_NOTES = """## Columns
   received fds are inheritable).
 - **anyio**: anyio's UNIX socket stream (`send_fds`/`receive_fds`, or
   length-prefixed messages), on asyncio.
-- **C**: `benchmarks/c/pingpong.c`, the same system calls from C: the floor. It
-  runs in its own process before and after the Python cases (the lower median
-  is kept), so it is not interleaved with them and `uds/C` is noisier than
-  `uds/by hand`. Its ping-pong peer is C too.
+- **C**: `benchmarks/c/pingpong.c`, the same system calls from C: the floor.
+  It is started once per round, in turn with the others, and times itself
+  (process start-up excluded). Its ping-pong peer is C too.
 """

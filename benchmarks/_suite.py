@@ -6,14 +6,16 @@ import datetime
 import os
 import platform
 import sys
+import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional, Sequence
 
 import uds
 from benchmarks import _async_cases, _peer_cases, _selector_cases, _seqpacket_cases, _sync_cases
 from benchmarks._case import C_LIMIT, Case, Unavailable
-from benchmarks._native import run_c_limit
+from benchmarks._native import build_c_program, c_loop
 from benchmarks._timing import measure
 
 __all__ = ["ALL_CASES", "Row", "Results", "Settings", "run"]
@@ -79,36 +81,28 @@ def machine_info() -> dict[str, str]:
     }
 
 
-def _run_case(case: Case, settings: Settings) -> Row:
+def _run_case(case: Case, settings: Settings, c_program: Optional[Path]) -> Row:
     with ExitStack() as stack:
         try:
             loops = case.setup(stack)
         except Unavailable as why:
             return Row(case, skipped=str(why))
+        if c_program is not None and case.c_key is not None:
+            loops[C_LIMIT] = c_loop(c_program, case.c_key)
         ns = measure(loops, settings.round_ms, settings.rounds)
     return Row(case, {name: value / case.per for name, value in ns.items()})
 
 
 def run(settings: Settings, only: Optional[Sequence[str]] = None) -> Results:
-    """Measure every case (or those whose key is in ``only``) and the C program.
-
-    The C program runs in its own process, so it cannot be interleaved with the
-    Python implementations: it runs before and after them and the lower median
-    of the two is kept, as the floor it is meant to be.
-    """
-    c_before, _ = run_c_limit(settings.round_ms, settings.rounds)
+    """Measure every case (or those whose key is in ``only``), the C limit included."""
     rows = []
-    for case in ALL_CASES:
-        if only and case.key not in only:
-            continue
-        row = _run_case(case, settings)
-        note = f"skipped: {row.skipped}" if row.skipped else "done"
-        print(f"  {case.title}: {note}", file=sys.stderr, flush=True)
-        rows.append(row)
-    c_limit, c_note = run_c_limit(settings.round_ms, settings.rounds)
-    for key, value in c_before.items():
-        c_limit[key] = min(value, c_limit.get(key, value))
-    for row in rows:
-        if row.case.c_key in c_limit:
-            row.ns[C_LIMIT] = c_limit[row.case.c_key]
+    with tempfile.TemporaryDirectory(prefix="uds-bench-") as build:
+        c_program, c_note = build_c_program(Path(build))
+        for case in ALL_CASES:
+            if only and case.key not in only:
+                continue
+            row = _run_case(case, settings, c_program)
+            note = f"skipped: {row.skipped}" if row.skipped else "done"
+            print(f"  {case.title}: {note}", file=sys.stderr, flush=True)
+            rows.append(row)
     return Results(rows, c_note, settings, machine_info())

@@ -1,10 +1,11 @@
 /* The C limit for the benchmark cases: sendmsg/recvmsg loops on a socketpair.
  *
- * Usage: pingpong [round_ms] [rounds]
- * Prints one line per case, "<key> <median ns per operation>", with the same
- * keys as benchmarks/_cases.py. Each case does the work of its Python
- * counterparts: MSG_NOSIGNAL on sends, MSG_CMSG_CLOEXEC on receives, received
- * fds closed.
+ * Usage: pingpong CASE ITERATIONS
+ * Runs the operation of CASE (a c_key of benchmarks/_*_cases.py) ITERATIONS
+ * times after a short warm-up and prints the elapsed nanoseconds, so that the
+ * Python runner can interleave it with the Python implementations. Each case
+ * does the work of its Python counterparts: MSG_NOSIGNAL on sends,
+ * MSG_CMSG_CLOEXEC on receives, truncation checked, received fds closed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -117,30 +118,6 @@ static double now_ns(void) {
     return t.tv_sec * 1e9 + t.tv_nsec;
 }
 
-static int compare(const void *x, const void *y) {
-    double d = *(const double *)x - *(const double *)y;
-    return (d > 0) - (d < 0);
-}
-
-static double measure(void (*op)(void), double round_ns, int rounds) {
-    long n = 1;
-    for (;;) {
-        double start = now_ns();
-        for (long i = 0; i < n; i++) op();
-        if (now_ns() - start >= round_ns / 4 || n >= (1L << 30)) break;
-        n *= 2;
-    }
-    n *= 4;
-    double per_op[rounds];
-    for (int r = 0; r < rounds; r++) {
-        double start = now_ns();
-        for (long i = 0; i < n; i++) op();
-        per_op[r] = (now_ns() - start) / n;
-    }
-    qsort(per_op, rounds, sizeof per_op[0], compare);
-    return per_op[rounds / 2];
-}
-
 static void new_pair(int type) {
     int sv[2];
     if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
@@ -148,58 +125,72 @@ static void new_pair(int type) {
     b = sv[1];
 }
 
-static void echo_forever(int fd) {
-    char buf[BIG];
-    for (;;) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) _exit(0);
-        if (send(fd, buf, n, MSG_NOSIGNAL) != n) _exit(1);
-    }
-}
-
-int main(int argc, char **argv) {
-    double round_ns = (argc > 1 ? atof(argv[1]) : 20.0) * 1e6;
-    int rounds = argc > 2 ? atoi(argv[2]) : 11;
-    if (rounds < 1 || rounds > 1000) rounds = 11;
-    if (pipe2(pipe_fds, O_CLOEXEC) < 0) die("pipe2");
-
-    struct {
-        const char *key;
-        void (*op)(void);
-    } in_process[] = {
-        {"send_recv_64", op_send_recv_64},
-        {"fds_1", op_fds_1},
-        {"fds_8", op_fds_8},
-        {"recv_64k", op_recv_64k},
-    };
-    new_pair(SOCK_STREAM);
-    for (size_t i = 0; i < sizeof in_process / sizeof in_process[0]; i++)
-        printf("%s %.1f\n", in_process[i].key, measure(in_process[i].op, round_ns, rounds));
-    close(a);
-    close(b);
-
-    new_pair(SOCK_STREAM);
+static void bind_abstract(void) {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     snprintf(addr.sun_path + 1, sizeof addr.sun_path - 1, "uds-bench-c-%d", (int)getpid());
-    socklen_t addr_len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(addr.sun_path + 1);
-    close(a);
+    socklen_t len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(addr.sun_path + 1);
     a = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (a < 0 || bind(a, (struct sockaddr *)&addr, addr_len) < 0) die("bind");
-    printf("local_addr %.1f\n", measure(op_local_addr, round_ns, rounds));
-    close(a);
-    close(b);
+    if (a < 0 || bind(a, (struct sockaddr *)&addr, len) < 0) die("bind");
+    b = -1;
+}
 
+static pid_t start_echo_peer(void) {
     new_pair(SOCK_SEQPACKET);
-    fflush(stdout);
     pid_t child = fork();
     if (child < 0) die("fork");
     if (child == 0) {
+        char buf[BIG];
         close(a);
-        echo_forever(b);
+        for (;;) {
+            ssize_t n = recv(b, buf, sizeof buf, 0);
+            if (n <= 0) _exit(0);
+            if (send(b, buf, n, MSG_NOSIGNAL) != n) _exit(1);
+        }
     }
     close(b);
-    printf("pingpong %.1f\n", measure(op_pingpong, round_ns, rounds));
+    b = -1;
+    return child;
+}
+
+static const struct {
+    const char *key;
+    void (*op)(void);
+} CASES[] = {
+    {"send_recv_64", op_send_recv_64}, {"fds_1", op_fds_1},
+    {"fds_8", op_fds_8},               {"recv_64k", op_recv_64k},
+    {"local_addr", op_local_addr},     {"pingpong", op_pingpong},
+};
+
+int main(int argc, char **argv) {
+    if (argc != 3 || atol(argv[2]) < 1) {
+        fprintf(stderr, "usage: %s CASE ITERATIONS\n", argv[0]);
+        return 2;
+    }
+    const char *key = argv[1];
+    long n = atol(argv[2]);
+    void (*op)(void) = NULL;
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)
+        if (strcmp(CASES[i].key, key) == 0) op = CASES[i].op;
+    if (op == NULL) {
+        fprintf(stderr, "unknown case %s\n", key);
+        return 2;
+    }
+    if (pipe2(pipe_fds, O_CLOEXEC) < 0) die("pipe2");
+    pid_t child = -1;
+    if (op == op_local_addr)
+        bind_abstract();
+    else if (op == op_pingpong)
+        child = start_echo_peer();
+    else
+        new_pair(SOCK_STREAM);
+
+    for (long i = 0; i < n / 8 + 1; i++) op();
+    double start = now_ns();
+    for (long i = 0; i < n; i++) op();
+    printf("%.0f\n", now_ns() - start);
+
     close(a);
-    if (waitpid(child, NULL, 0) < 0) die("waitpid");
+    if (b >= 0) close(b);
+    if (child > 0 && waitpid(child, NULL, 0) < 0) die("waitpid");
     return 0;
 }
