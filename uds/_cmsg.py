@@ -182,7 +182,7 @@ def parse_ancillary(
 
     Raises:
         ValueError: a message is malformed (say, short credentials); every fd
-            found so far, in any message, is closed first.
+            of every message, before and after the bad one, is closed first.
     """
     truncated = bool(msg_flags & platform.MSG_CTRUNC)
     result = ParsedAncillary(ReceivedFds((), truncated))
@@ -192,8 +192,10 @@ def parse_ancillary(
     scm_security: Optional[int] = getattr(platform, "SCM_SECURITY", None)
     credentials_parsers = platform.CREDENTIALS_PARSERS
     timestamp_parsers = platform.TIMESTAMP_PARSERS
+    seen = 0
     try:
         for level, kind, data in ancdata:
+            seen += 1
             if level != sol_socket:
                 result.unknown.append((level, kind, data))
             elif kind == scm_rights:
@@ -224,7 +226,13 @@ def parse_ancillary(
         if not platform.MSG_CMSG_CLOEXEC:
             _set_cloexec(result)
     except BaseException:
-        result.close()
+        # The kernel installed the fds of every message, parsed or not yet.
+        try:
+            result.close()
+        finally:
+            for level, kind, data in ancdata[seen:]:
+                if level == sol_socket and kind in (scm_rights, scm_pidfd):
+                    close_all(_ints(data))
         raise
     return result
 
