@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 import collections
 import collections.abc
-import importlib
 import importlib.util
 import sys
 import threading
@@ -37,9 +36,9 @@ def _import_for_selectors2(
 def load_selectors2() -> types.ModuleType:
     """Import and return the ``selectors2`` module, on every supported Python.
 
-    Where ``collections.Mapping`` still exists (Python 3.9) this is a plain
-    import. On 3.10+ the module's source runs with its own ``__import__``
-    that answers ``from collections import ...`` with ``collections.abc.Mapping``
+    selectors2 2.0.2 does ``from collections import Mapping``, which fails on
+    Python 3.10+ and warns before. Its source runs here with its own
+    ``__import__`` that answers that statement with ``collections.abc.Mapping``
     and the real ``namedtuple``; nothing global is patched, ``collections`` is
     left untouched, and the result is registered as ``sys.modules["selectors2"]``
     so later ``import selectors2`` statements get the same module.
@@ -52,8 +51,6 @@ def load_selectors2() -> types.ModuleType:
         module = sys.modules.get(_NAME)
         if module is not None:
             return module
-        if hasattr(collections, "Mapping"):
-            return importlib.import_module(_NAME)
         spec = importlib.util.find_spec(_NAME)
         if spec is None or spec.loader is None:
             raise ModuleNotFoundError(
