@@ -457,3 +457,41 @@ def test_receives_after_many_waits_still_get_queued_packets(run: Runner[None]) -
             await server
 
     run(main())
+
+
+def test_stream_peer_closing_mid_message(run: Runner[None], pipe: tuple[int, int]) -> None:
+    # A length-prefixed frame cut short: what arrived (and its fd) is delivered, then EOF.
+    async def main() -> None:
+        a, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with peer:
+            reader, writer = await asyncio.open_unix_connection(sock=a)
+            writer.transport.pause_reading()
+            peer.sendmsg(
+                [struct.pack("!I", 100) + b"partial"],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", pipe[0]))],
+            )
+            peer.close()
+            data, fds = await recv_fds(reader, 1024, 1)
+            with fds:
+                assert data == struct.pack("!I", 100) + b"partial"
+                assert len(fds) == 1 and same_file(fds[0], pipe[0])
+            assert await recv_fds(reader, 1024, 1) == (b"", [])
+            writer.close()
+            await writer.wait_closed()
+
+    run(main())
+
+
+def test_close_after_the_loop_closed(run: Runner[None]) -> None:
+    a, b = UnixSeqpacketConn.pair()
+
+    async def main() -> None:
+        pending = asyncio.ensure_future(b.recv(8))
+        await asyncio.sleep(0)
+        pending.cancel()
+        await a.send(b"unread")
+
+    run(main())
+    a.close()
+    b.close()
+    assert b.fileno() == -1

@@ -132,12 +132,15 @@ class FdWaiter:
 
         Must run before the fd is closed. Safe to call twice.
         """
+        loop_open = not self._loop.is_closed()
         if self._reading:
             self._reading = False
-            self._loop.remove_reader(self._fd)
+            if loop_open:
+                self._loop.remove_reader(self._fd)
         if self._writing:
             self._writing = False
-            self._loop.remove_writer(self._fd)
+            if loop_open:
+                self._loop.remove_writer(self._fd)
         waiting = self._readers + self._writers
         self._readers = []
         self._writers = []
