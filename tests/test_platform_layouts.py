@@ -7,12 +7,15 @@ of the parsers' own struct definitions, so a wrong offset or field order fails.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
+from array import array
 from types import ModuleType
 
 import pytest
 
+from tests.helpers import assert_cloexec
 from uds._cmsg import parse_ancillary
 from uds._credentials import ReceivedCredentials
 from uds._sys import darwin, freebsd, linux, netbsd, openbsd
@@ -244,3 +247,18 @@ def test_bsd_message_types_do_not_leak_into_linux() -> None:
     as_freebsd = parse_ancillary([(0xFFFF, 3, raw)], 0, freebsd)
     assert as_freebsd.credentials is not None and as_freebsd.security is None
     assert parse_ancillary([(0xFFFF, 3, raw)], 0, linux).unknown == [(0xFFFF, 3, raw)]
+
+
+def test_darwin_sets_cloexec_after_receive() -> None:
+    """Without MSG_CMSG_CLOEXEC the parser marks each received fd close-on-exec."""
+    r, w = os.pipe()
+    try:
+        received = os.dup(r)
+        os.set_inheritable(received, True)
+        rights = (0xFFFF, darwin.SCM_RIGHTS, array("i", [received]).tobytes())
+        with parse_ancillary([rights], 0, darwin).fds as fds:
+            assert list(fds) == [received]
+            assert_cloexec(received)
+    finally:
+        os.close(r)
+        os.close(w)
