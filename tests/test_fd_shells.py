@@ -90,3 +90,31 @@ def test_shared_shells_keep_each_fds_own_blocking_mode(
     uds.send_fds(FilenoOnly(a), b"y", [])
     assert uds.recv_fds(b.fileno(), 1, 0)[0] == b"y"
     assert_blocking(a)
+
+
+class _Returns:
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def fileno(self) -> object:
+        return self.value
+
+
+class _IntSubclass(int):
+    pass
+
+
+def test_fileno_of_accepts_ints_and_filenos_and_refuses_the_rest() -> None:
+    assert _fd.fileno_of(7) == 7
+    assert _fd.fileno_of(_IntSubclass(8)) == 8 and type(_fd.fileno_of(_IntSubclass(8))) is int
+    assert _fd.fileno_of(_Returns(9)) == 9  # type: ignore[arg-type]
+    assert _fd.fileno_of(_Returns(_IntSubclass(10))) == 10  # type: ignore[arg-type]
+    for bad in (True, "3", 3.0, None, object()):
+        with pytest.raises(TypeError, match="expected a file descriptor"):
+            _fd.fileno_of(bad)  # type: ignore[arg-type]
+    for returned in (True, "3", None):
+        with pytest.raises(TypeError, match=r"_Returns\.fileno"):
+            _fd.fileno_of(_Returns(returned))  # type: ignore[arg-type]
+    for negative in (-1, _Returns(-1)):
+        with pytest.raises(ValueError, match="-1"):
+            _fd.fileno_of(negative)  # type: ignore[arg-type]

@@ -53,20 +53,22 @@ def fileno_of(obj: FileDescriptorLike) -> int:
     """
     if type(obj) is int:
         fd = obj
-    elif isinstance(obj, bool):
-        raise TypeError(f"expected a file descriptor or an object with fileno(), got {obj!r}")
-    elif isinstance(obj, int):
-        fd = int(obj)
     else:
+        # fileno() first: it is the common case after plain ints, and bool and
+        # int subclasses have no fileno attribute.
         try:
-            method = obj.fileno
+            method = obj.fileno  # type: ignore[union-attr]  # int subclasses get here too
         except AttributeError:
-            raise TypeError(
-                f"expected a file descriptor or an object with fileno(), got {type(obj).__name__}"
-            ) from None
-        fd = method()
-        if isinstance(fd, bool) or not isinstance(fd, int):
-            raise TypeError(f"{type(obj).__name__}.fileno() returned {fd!r}, not an int")
+            if isinstance(obj, bool) or not isinstance(obj, int):
+                raise TypeError(
+                    "expected a file descriptor or an object with fileno(), "
+                    f"got {type(obj).__name__} {obj!r}"
+                ) from None
+            fd = int(obj)
+        else:
+            fd = method()
+            if type(fd) is not int and (isinstance(fd, bool) or not isinstance(fd, int)):
+                raise TypeError(f"{type(obj).__name__}.fileno() returned {fd!r}, not an int")
     if fd < 0:
         raise ValueError(f"invalid file descriptor {fd} (is {obj!r} closed?)")
     return fd
@@ -105,7 +107,9 @@ def call_on(sock: FileDescriptorLike, method: Callable[..., _R], *args: object) 
     """
     if isinstance(sock, _SocketType):
         return method(sock, *args)
-    return method(_shell_for(fileno_of(sock)), *args)
+    fd = fileno_of(sock)
+    # A socket object is always true, so a cache hit costs no function call.
+    return method(_SHELLS.get(fd) or _shell_for(fd), *args)
 
 
 def call_on_unix(sock: FileDescriptorLike, method: Callable[..., _R], *args: object) -> _R:
