@@ -43,7 +43,9 @@ def _connects(path: Path, kind: int = socket.SOCK_STREAM) -> bool:
 
 
 @pytest.mark.parametrize("mode", [0o600, 0o640, 0o660, 0o666, 0o700, 0o000])
-def test_mode_is_exact_under_a_permissive_umask(tmp_path: Path, umask: None, mode: int) -> None:
+def test_mode_is_exact_under_a_permissive_umask(
+    tmp_path: Path, umask: None, mode: int, binding_strategy: str
+) -> None:
     os.umask(0)
     path = tmp_path / "s.sock"
     with uds.bind_unix_addr(path, mode=mode) as sock:
@@ -55,7 +57,9 @@ def test_mode_is_exact_under_a_permissive_umask(tmp_path: Path, umask: None, mod
     assert _leftovers(tmp_path) == []
 
 
-def test_mode_is_exact_under_a_restrictive_umask(tmp_path: Path, umask: None) -> None:
+def test_mode_is_exact_under_a_restrictive_umask(
+    tmp_path: Path, umask: None, binding_strategy: str
+) -> None:
     os.umask(0o077)
     path = tmp_path / "s.sock"
     with uds.bind_unix_addr(path, mode=0o666):
@@ -77,7 +81,9 @@ def test_mode_with_every_socket_type(tmp_path: Path, kind: int) -> None:
         assert _connects(path, kind)
 
 
-def test_the_file_never_appears_with_another_mode(tmp_path: Path, umask: None) -> None:
+def test_the_file_never_appears_with_another_mode(
+    tmp_path: Path, umask: None, binding_strategy: str
+) -> None:
     """A thread lstat()s the target in a busy loop while it is bound over and over.
 
     Every mode it ever observes must be the final one; it also checks that every
@@ -120,7 +126,34 @@ def test_the_file_never_appears_with_another_mode(tmp_path: Path, umask: None) -
     assert not path.exists()
 
 
-def test_socket_address_is_the_private_path_but_the_file_is_the_target(tmp_path: Path) -> None:
+@pytest.fixture
+def private_directory_binding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Use the portable private-directory strategy (what the BSDs and macOS get)."""
+    monkeypatch.setattr("uds._bind._MODE_BEFORE_BIND", False)
+
+
+@pytest.fixture(params=["native", "private-directory"])
+def binding_strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "private-directory":
+        monkeypatch.setattr("uds._bind._MODE_BEFORE_BIND", False)
+    return str(request.param)
+
+
+@pytest.mark.skipif(not uds._bind._MODE_BEFORE_BIND, reason="Linux binds with the inode mode")
+def test_linux_keeps_the_real_address_with_a_mode(tmp_path: Path, umask: None) -> None:
+    os.umask(0o077)
+    path = tmp_path / "s.sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        socket_file = uds.bind_path(sock, path, mode=0o660)
+        assert uds.local_unix_addr(sock).as_pathname() == path
+        assert _mode(path) == 0o660
+        assert _leftovers(tmp_path) == []
+        socket_file.unlink()
+
+
+def test_socket_address_is_the_private_path_but_the_file_is_the_target(
+    tmp_path: Path, private_directory_binding: None
+) -> None:
     path = tmp_path / "s.sock"
     with socket.socket(socket.AF_UNIX) as sock:
         socket_file = uds.bind_path(sock, path, mode=0o600)
@@ -206,8 +239,9 @@ def test_a_stale_socket_is_replaced_only_on_request(tmp_path: Path) -> None:
         uds.bind_unix_addr(path)
     assert "replace_stale=True" in str(raised.value)
     assert os.lstat(path).st_ino == stale
+    assert not _connects(path)
     with uds.bind_unix_addr(path, replace_stale=True, mode=0o600):
-        assert os.lstat(path).st_ino != stale
+        # (The inode number may be reused, so liveness, not st_ino, tells them apart.)
         assert _mode(path) == 0o600
         assert _connects(path)
 
@@ -329,7 +363,9 @@ def test_path_options_with_an_abstract_address(abstract_name: str) -> None:
             uds.bind_unix_addr(abstract_name, **options)  # type: ignore[arg-type]
 
 
-def test_too_long_a_path_for_the_private_directory(tmp_path: Path) -> None:
+def test_too_long_a_path_for_the_private_directory(
+    tmp_path: Path, private_directory_binding: None
+) -> None:
     limit = uds.UnixSocketAddr.max_path_len()
     deep = tmp_path / ("d" * max(1, limit - len(str(tmp_path)) - 4))
     deep.mkdir()

@@ -3,16 +3,24 @@
 A plain ``bind(2)`` creates the socket file with ``0o777 & ~umask`` and only then
 can it be ``chmod``-ed: for a moment anyone the umask lets in can connect. The
 umask itself is process-wide, so narrowing it around ``bind`` would also change
-the mode of files that other threads create meanwhile. :func:`bind_path`
-therefore binds inside a fresh private directory (``mkdtemp`` next to the
+the mode of files that other threads create meanwhile.
+
+On Linux the kernel creates the socket file with the mode of the socket's own
+(sockfs) inode, minus the umask, so :func:`bind_path` ``fchmod``-s the socket
+before binding: the file is born with ``mode & ~umask`` (never looser than
+asked) and is then widened to exactly ``mode`` if the umask removed bits. The
+socket keeps its real address.
+
+Elsewhere (the BSDs and macOS ignore the socket's mode), :func:`bind_path`
+binds inside a fresh private directory (``mkdtemp`` next to the
 target: mode ``0o700``, so only the owner, and root, can reach the socket), sets
 the mode there, and ``link()``-s the finished socket into place. ``link`` never
 replaces an existing name and never follows a symlink at the new name, so
 nothing at the target path is clobbered and the socket is never visible there
 with looser permissions.
 
-The price: the kernel records the address a socket was bound to, so with
-``mode=`` the socket's own address (``getsockname``, a client's
+The price of that fallback: the kernel records the address a socket was bound
+to, so with ``mode=`` the socket's own address (``getsockname``, a client's
 ``getpeername``) is the temporary path, which no longer exists. The file at
 the target path is the same inode and connecting to it works normally;
 :attr:`SocketFile.path` has the name callers should use.
@@ -34,6 +42,7 @@ import tempfile
 from types import TracebackType
 from typing import Optional, Union
 
+from uds import _platform
 from uds._addr import UnixSocketAddr
 from uds._fd import FileDescriptorLike, call_on
 
@@ -46,6 +55,8 @@ _bind = _SocketType.bind
 _PRIVATE_PREFIX = ".u"
 _PRIVATE_NAME = "s"
 _MAX_MODE = 0o7777
+#: Whether bind(2) takes the new file's mode from the socket inode (Linux).
+_MODE_BEFORE_BIND: bool = _platform.current.BIND_USES_SOCKET_INODE_MODE
 
 
 class SocketFile:
@@ -233,7 +244,19 @@ def _private_path(target: str) -> tuple[str, str]:
     return directory, os.path.join(directory, _PRIVATE_NAME)
 
 
+def _fchmod(sock: _socket.socket, mode: int) -> None:
+    os.fchmod(sock.fileno(), mode)
+
+
 def _bind_with_mode(sock: FileDescriptorLike, target: str, mode: int) -> None:
+    if _MODE_BEFORE_BIND:
+        call_on(sock, _fchmod, mode)
+        call_on(sock, _bind, target)
+        # The umask may have removed bits: widen to exactly ``mode``. The file
+        # was never looser than asked, only possibly tighter for this moment.
+        if stat.S_IMODE(os.lstat(target).st_mode) != mode:
+            os.chmod(target, mode)
+        return
     directory, private = _private_path(target)
     try:
         call_on(sock, _bind, private)

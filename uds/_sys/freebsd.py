@@ -23,6 +23,8 @@ NAME = "freebsd"
 SUN_PATH_LEN = 104  # sys/un.h: char sun_path[104]
 HAS_ABSTRACT_ADDRESSES = False
 HAS_SEQPACKET = True
+# bind(2) ignores the socket's own mode; uds._bind uses a private directory instead.
+BIND_USES_SOCKET_INODE_MODE = False
 HAS_ACCEPT4 = True  # sys/socket.h: accept4() (FreeBSD 10+)
 # No SCM_MAX_FD in the headers: the kernel bounds the control buffer instead.
 # The Linux limit is used so code behaves alike and stays well inside it.

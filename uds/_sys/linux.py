@@ -23,6 +23,8 @@ NAME = "linux"
 SUN_PATH_LEN = 108
 HAS_ABSTRACT_ADDRESSES = True
 HAS_SEQPACKET = True
+# bind(2) gives the new socket file the socket inode's mode (set with fchmod) minus the umask.
+BIND_USES_SOCKET_INODE_MODE = True
 HAS_ACCEPT4 = True
 SCM_MAX_FD = 253
 

@@ -17,6 +17,8 @@ NAME = "openbsd"
 SUN_PATH_LEN = 104  # sys/un.h: char sun_path[104]
 HAS_ABSTRACT_ADDRESSES = False
 HAS_SEQPACKET = True
+# bind(2) ignores the socket's own mode; uds._bind uses a private directory instead.
+BIND_USES_SOCKET_INODE_MODE = False
 HAS_ACCEPT4 = True  # sys/socket.h: accept4()
 # No SCM_MAX_FD in the headers; the Linux limit keeps code alike and in bounds.
 SCM_MAX_FD = 253
