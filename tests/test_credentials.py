@@ -80,8 +80,9 @@ def test_credentials_are_taken_at_connect_time(abstract_name: str) -> None:
 
 
 def test_unconnected_socket_raises() -> None:
-    with socket.socket(socket.AF_UNIX) as s, pytest.raises(OSError):
+    with socket.socket(socket.AF_UNIX) as s, pytest.raises(OSError) as info:
         uds.initial_peer_credentials(s)
+    assert info.value.errno == errno.ENODATA
 
 
 def test_peer_pidfd_refers_to_the_peer(stream_pair: tuple[socket.socket, socket.socket]) -> None:

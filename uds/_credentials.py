@@ -83,8 +83,9 @@ def initial_peer_credentials(sock: FileDescriptorLike) -> ConnCredentials:
     Works on connected stream and seqpacket sockets, and on socketpair ends.
 
     Raises:
-        OSError: not connected (``ENOTCONN``), no credentials recorded
-            (``ENODATA``: a plain connected datagram socket), or not a socket.
+        OSError: ``ENODATA`` when the kernel recorded no peer (an unconnected
+            socket, or a connected datagram socket that is not a socketpair
+            end); ``ENOTSOCK``/``EBADF`` for something that is no socket.
         UnsupportedPlatformError: the OS cannot report peer credentials.
     """
     reader = getattr(_sys, "read_peer_credentials", None)
