@@ -38,7 +38,7 @@ class Settings:
     label: str
 
 
-FULL = Settings(round_ms=25.0, rounds=15, label="full")
+FULL = Settings(round_ms=10.0, rounds=41, label="full")
 QUICK = Settings(round_ms=2.0, rounds=3, label="quick")
 
 

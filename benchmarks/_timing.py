@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import random
 import statistics
 import time
 from typing import Callable, Optional
@@ -43,16 +44,24 @@ def measure(loops: dict[str, Loop], round_ms: float, rounds: int) -> dict[str, f
 
     Every implementation runs the same operation count, sized so that the
     slowest one takes about ``round_ms`` per round. Within a round the
-    implementations run one after the other, starting one further along each
-    round, so that drifting machine load hits them all alike.
+    implementations run one after the other in a fresh random order, so that
+    drifting machine load hits them all alike and none always follows the same
+    neighbour (a rotation would, and the C program's exit disturbs whoever
+    runs next).
     """
     round_ns = round_ms * 1e6
     names = list(loops)
     slowest = max(_probe_ns_per_op(loops[name], round_ns) for name in names)
     n = max(1, int(round_ns / max(slowest, 1.0)))
+    warm_up = max(1, n // 10)
     samples: dict[str, list[float]] = {name: [] for name in names}
-    for index in range(rounds):
-        start = index % len(names)
-        for name in names[start:] + names[:start]:
+    order = list(names)
+    shuffler = random.Random(len(names) * rounds)
+    for _ in range(rounds):
+        shuffler.shuffle(order)
+        for name in order:
+            # Untimed warm-up: absorbs what the previous implementation left
+            # behind (a process exiting, cold caches, a wakeup pattern).
+            loops[name](warm_up)
             samples[name].append(_elapsed_ns(loops[name], n) / n)
     return {name: statistics.median(values) for name, values in samples.items()}
