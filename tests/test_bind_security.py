@@ -201,8 +201,12 @@ def test_a_live_socket_is_never_stolen(tmp_path: Path, kind: int) -> None:
     path = tmp_path / "s.sock"
     with uds.bind_unix_addr(path, kind) as owner:
         inode = os.lstat(path).st_ino
-        for options in ({}, {"mode": 0o600}, {"replace_stale": True}):
-            with pytest.raises(FileExistsError, match="live socket") as raised:
+        for options, message in (
+            ({}, "socket file, in use or stale"),
+            ({"mode": 0o600}, "socket file, in use or stale"),
+            ({"replace_stale": True}, "live socket"),
+        ):
+            with pytest.raises(FileExistsError, match=message) as raised:
                 uds.bind_unix_addr(path, kind, **options)  # type: ignore[arg-type]
             assert raised.value.errno == errno.EADDRINUSE
             assert os.lstat(path).st_ino == inode
@@ -235,7 +239,7 @@ def test_a_stale_socket_is_replaced_only_on_request(tmp_path: Path) -> None:
     path = tmp_path / "s.sock"
     uds.bind_unix_addr(path).close()
     stale = os.lstat(path).st_ino
-    with pytest.raises(FileExistsError, match="stale socket") as raised:
+    with pytest.raises(FileExistsError, match="in use or stale") as raised:
         uds.bind_unix_addr(path)
     assert "replace_stale=True" in str(raised.value)
     assert os.lstat(path).st_ino == stale
@@ -385,7 +389,7 @@ def test_seqpacket_listener_binds_through_bind_path(tmp_path: Path, umask: None)
         assert _mode(path) == 0o600
         with pytest.raises(FileExistsError, match="live socket"):
             uds.UnixSeqpacketListener.bind(path, replace_stale=True)
-    with pytest.raises(FileExistsError, match="stale socket"):
+    with pytest.raises(FileExistsError, match="in use or stale"):
         uds.UnixSeqpacketListener.bind(path)
     with uds.UnixSeqpacketListener.bind(path, replace_stale=True):
         assert _connects(path, socket.SOCK_SEQPACKET)
@@ -394,3 +398,14 @@ def test_seqpacket_listener_binds_through_bind_path(tmp_path: Path, umask: None)
     with pytest.raises(FileExistsError, match="symbolic link"):
         uds.UnixSeqpacketListener.bind(path, mode=0o600)
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_failed_bind_does_not_disturb_the_live_listener(tmp_path: Path) -> None:
+    """Without replace_stale, the error is described without a probe connection."""
+    path = tmp_path / "s.sock"
+    with uds.bind_unix_addr(path) as owner:
+        with pytest.raises(FileExistsError, match="in use or stale"):
+            uds.bind_unix_addr(path)
+        owner.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            owner.accept()

@@ -160,8 +160,13 @@ class UnlinkingSocket(socket.socket):
                 socket_file.unlink()
 
 
-def _describe(path: str, sock_type: int) -> Optional[str]:
-    """What occupies ``path``, for an error message; ``None`` if nothing does."""
+def _describe(path: str, sock_type: int, probe: bool) -> Optional[str]:
+    """What occupies ``path``, for an error message; ``None`` if nothing does.
+
+    Only with ``probe`` (when replacing a stale socket was asked for anyway) is
+    a socket file probed with a connection: a live stream listener would see
+    that connection in its accept queue, so a plain failed bind never probes.
+    """
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -175,6 +180,11 @@ def _describe(path: str, sock_type: int) -> Optional[str]:
         return "is a regular file, not a socket; it is never replaced"
     if not stat.S_ISSOCK(mode):
         return "is not a socket; it is never replaced"
+    if not probe:
+        return (
+            "is a socket file, in use or stale; pass replace_stale=True to replace it "
+            "only if nobody is listening"
+        )
     if _is_live(path, sock_type):
         return "is in use by a live socket; it is never replaced"
     return "is a stale socket (nobody is listening); pass replace_stale=True to replace it"
@@ -208,7 +218,7 @@ def _remove_stale(path: str, sock_type: int) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISSOCK(before.st_mode) or _is_live(path, sock_type):
-        description = _describe(path, sock_type)
+        description = _describe(path, sock_type, probe=True)
         if description is None:
             return
         raise _in_use(path, description)
@@ -317,7 +327,7 @@ def bind_path(
     except OSError as error:
         if error.errno not in (errno.EADDRINUSE, errno.EEXIST):
             raise
-        description = _describe(target, sock_type)
+        description = _describe(target, sock_type, probe=replace_stale)
         if description is None:
             raise
         raise _in_use(target, description) from None
