@@ -167,12 +167,15 @@ _COLUMN_NOTES = """## Columns
 
 - **uds**: this library (extension functions on a `socket.socket` unless the case
   says otherwise; the seqpacket and asyncio types where the case names them).
-- **by hand**: the stdlib doing the same work directly: `sendmsg` with
-  `MSG_NOSIGNAL` and a hand-built `SCM_RIGHTS` message, `recvmsg` with
-  `MSG_CMSG_CLOEXEC`, a `MSG_CTRUNC` check, received fds closed. For asyncio it
+- **by hand**: the stdlib doing the same work directly, written inline as a
+  hot loop would be: `sendmsg` with `MSG_NOSIGNAL` and a hand-built
+  `SCM_RIGHTS` message, `recvmsg` with `MSG_CMSG_CLOEXEC`, a `MSG_CTRUNC`
+  check, received fds closed. For asyncio it
   is asyncio streams with a 4-byte length prefix; for selectors, plain sockets.
-- **socket.send_fds**: `socket.send_fds`/`socket.recv_fds`, given `MSG_NOSIGNAL`
-  and `MSG_CMSG_CLOEXEC` so that they are as safe as the others.
+- **socket.send_fds**: `socket.send_fds`/`socket.recv_fds`, called with
+  `MSG_NOSIGNAL` and `MSG_CMSG_CLOEXEC`, which CPython (3.9-3.13) silently
+  drops: they do less than the others (received fds stay inheritable, a closed
+  peer raises `SIGPIPE`, `MSG_CTRUNC` is not looked at).
 - **mp.reduction**: `multiprocessing.reduction.sendfds`/`recvfds` (no flags:
   received fds are inheritable).
 - **anyio**: anyio's UNIX socket stream (`send_fds`/`receive_fds`, or
