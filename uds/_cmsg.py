@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 from array import array
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -117,9 +118,10 @@ def parse_fds(ancdata: AncData, msg_flags: int, max_fds: int) -> ReceivedFds:
             and len(data) <= max_fds * _INT_SIZE
             and not len(data) % _INT_SIZE
         ):
-            # list.__new__ + extend skip ReceivedFds.__init__, a Python-level call.
+            # list.__new__ + extend skip ReceivedFds.__init__, a Python-level call;
+            # a precompiled Struct yields a tuple, which extend copies fastest.
             fds = _new_list(ReceivedFds)
-            _extend(fds, array("i", data))
+            _extend(fds, _UNPACK_FDS[len(data) // _INT_SIZE](data))
             return fds
     if not ancdata:
         fds = _new_list(ReceivedFds)
@@ -136,6 +138,7 @@ def parse_fds(ancdata: AncData, msg_flags: int, max_fds: int) -> ReceivedFds:
 
 _new_list = list.__new__
 _extend = list.extend
+_UNPACK_FDS = tuple(struct.Struct(f"{n}i").unpack for n in range(_SCM_MAX_FD + 1))
 
 
 def drop_excess_fds(fds: ReceivedFds, max_fds: int) -> None:

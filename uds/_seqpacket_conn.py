@@ -19,7 +19,7 @@ import _socket
 import socket
 from array import array
 from types import TracebackType
-from typing import Iterable, Optional, TypeVar
+from typing import Iterable, Optional, Sequence, Tuple, TypeVar, Union
 
 from uds import _platform
 from uds import _seqpacket as _core
@@ -55,6 +55,14 @@ _recvmsg = _socket.socket.recvmsg
 _array = array
 
 _C = TypeVar("_C", bound="_SeqpacketConn")
+_Ancillary = Sequence[Tuple[int, int, Union[bytes, "array[int]"]]]
+# The control-buffer size for each valid maxfds, as fds_space() computes it.
+_FDS_SPACE = {count: fds_space(count) for count in range(_SCM_MAX_FD + 1)}
+
+
+def _rights(fds: Iterable[FileDescriptorLike]) -> _Ancillary:
+    rights = rights_cmsg(fds)
+    return (rights,) if rights[2] else _NO_ANCILLARY
 
 
 class _SeqpacketConn:
@@ -210,14 +218,14 @@ class _SeqpacketConn:
             TypeError: an fd is neither an int nor has ``fileno()``.
             BrokenPipeError, BlockingIOError, TimeoutError: as :meth:`send`.
         """
-        if type(fds) is list and len(fds) <= _SCM_MAX_FD:
+        if type(fds) is list and 0 < len(fds) <= _SCM_MAX_FD:
             try:
-                rights = _array("i", fds).tobytes()
+                # sendmsg takes any buffer: the array is not copied to bytes.
+                ancillary: _Ancillary = ((_SOL_SOCKET, _SCM_RIGHTS, _array("i", fds)),)
             except TypeError:  # objects with fileno(): the general path converts them
-                rights = rights_cmsg(fds)[2]
+                ancillary = _rights(fds)
         else:
-            rights = rights_cmsg(fds)[2]
-        ancillary = ((_SOL_SOCKET, _SCM_RIGHTS, rights),) if rights else _NO_ANCILLARY
+            ancillary = _rights(fds)
         try:
             return _sendmsg(self._sock, (data,), ancillary, _SEND_FLAGS)
         except BlockingIOError:
@@ -293,7 +301,9 @@ class _SeqpacketConn:
             ValueError, TypeError: ``maxfds`` is not an int in 0..253, before receiving.
             BlockingIOError, TimeoutError: as :meth:`recv`.
         """
-        space = fds_space(maxfds)
+        space = _FDS_SPACE.get(maxfds) if type(maxfds) is int else None
+        if space is None:
+            space = fds_space(maxfds)  # raises the error that explains what is wrong
         try:
             data, ancdata, msg_flags, _ = _recvmsg(self._sock, bufsize, space, _RECV_FLAGS)
         except BlockingIOError:
