@@ -299,6 +299,20 @@ def test_write_timeout_raises_timeout_error(
         a.send_fds(packet, [0])
 
 
+def test_dontwait_raises_blocking_io_error_even_with_a_timeout(
+    pair: tuple[UnixSeqpacketConn, UnixSeqpacketConn],
+) -> None:
+    a, b = pair
+    b.set_read_timeout(5)
+    with pytest.raises(BlockingIOError):
+        b.recv(10, socket.MSG_DONTWAIT)
+    with pytest.raises(BlockingIOError):
+        b.recv_into(bytearray(10), 0, socket.MSG_DONTWAIT)
+    with pytest.raises(BlockingIOError):
+        for _ in range(100_000):  # until the peer's queue is full
+            a.send(b"x" * 4096, socket.MSG_DONTWAIT)
+
+
 def test_timeouts_are_separate_and_validated(
     pair: tuple[UnixSeqpacketConn, UnixSeqpacketConn],
 ) -> None:

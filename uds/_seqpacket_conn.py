@@ -44,6 +44,7 @@ _RECV_FLAGS = _platform.RECV_FLAGS
 _SCM_MAX_FD = _platform.SCM_MAX_FD
 _MSG_TRUNC: int = _sys.MSG_TRUNC
 _MSG_PEEK: int = _sys.MSG_PEEK
+_MSG_DONTWAIT: int = _sys.MSG_DONTWAIT
 _SOL_SOCKET: int = _sys.SOL_SOCKET
 _SCM_RIGHTS: int = _sys.SCM_RIGHTS
 _SO_RCVTIMEO = socket.SO_RCVTIMEO
@@ -189,7 +190,7 @@ class _SeqpacketConn:
         try:
             return self._sock.send(data, flags | _SEND_FLAGS)
         except BlockingIOError:
-            if self._nonblocking:
+            if self._nonblocking or flags & _MSG_DONTWAIT:
                 raise
             raise _core.timed_out("send") from None
 
@@ -248,7 +249,7 @@ class _SeqpacketConn:
         try:
             return self._sock.recv(bufsize, flags)
         except BlockingIOError:
-            if self._nonblocking:
+            if self._nonblocking or flags & _MSG_DONTWAIT:
                 raise
             raise _core.timed_out("recv") from None
 
@@ -261,7 +262,7 @@ class _SeqpacketConn:
         try:
             return self._sock.recv_into(buffer, nbytes, flags)
         except BlockingIOError:
-            if self._nonblocking:
+            if self._nonblocking or flags & _MSG_DONTWAIT:
                 raise
             raise _core.timed_out("recv") from None
 
