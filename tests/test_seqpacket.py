@@ -60,6 +60,16 @@ def test_packet_boundaries_are_kept(pair: tuple[UnixSeqpacketConn, UnixSeqpacket
     assert [b.recv(4096) for _ in packets] == packets
 
 
+def test_msg_eor_is_accepted_and_changes_nothing(
+    pair: tuple[UnixSeqpacketConn, UnixSeqpacketConn],
+) -> None:
+    """Every send is already one record; Linux takes MSG_EOR and ignores it."""
+    a, b = pair
+    a.send(b"with", socket.MSG_EOR)
+    a.send(b"without")
+    assert (b.recv(64), b.recv(64)) == (b"with", b"without")
+
+
 def test_truncated_packet_is_not_resumed(
     pair: tuple[UnixSeqpacketConn, UnixSeqpacketConn],
 ) -> None:
@@ -339,6 +349,7 @@ def test_accept_timeout(abstract_name: str) -> None:
         with UnixSeqpacketConn.connect_unix_addr(abstract_name):
             conn, _ = listener.accept_unix_addr()
             conn.close()
+        assert listener.take_error() is None
 
 
 def test_default_socket_timeout_does_not_apply(abstract_name: str) -> None:

@@ -169,8 +169,9 @@ def adopt_fd(fd: int, nonblocking: bool, listening: bool) -> _socket.socket:
         TypeError: ``fd`` is not an int.
         OSError: ``ENOTSOCK`` not a socket, ``EAFNOSUPPORT`` not ``AF_UNIX``,
             ``EPROTOTYPE`` not ``SOCK_SEQPACKET``, ``EINVAL`` a listener where a
-            connection is expected or the reverse, ``EBADF`` not open. On any
-            error the fd stays open and the caller's.
+            connection is expected or the reverse, ``EBADF`` not open. After
+            these checks fail the fd stays open and the caller's; once they
+            pass the fd is ours and closed on any later error.
     """
     if type(fd) is not int:
         raise TypeError(f"from_fd() takes an int file descriptor, not {type(fd).__name__}")
