@@ -172,3 +172,15 @@ def test_from_std_fast_paths_build_the_same_addresses_as_the_validating_ones() -
     with pytest.raises(ValueError, match="sun_path"):
         UnixSocketAddr.from_std(b"\0" + longest + b"x")
     assert UnixSocketAddr.from_std("p" * 108).as_raw_bytes() == b"p" * 108
+
+
+def test_from_std_shares_equal_addresses_and_stays_bounded() -> None:
+    from uds import _addr
+
+    first = UnixSocketAddr.from_std(b"\0shared-name")
+    assert UnixSocketAddr.from_std(b"\0shared-name") is first
+    assert UnixSocketAddr.from_std("/run/a.sock") == UnixSocketAddr.from_path("/run/a.sock")
+    for i in range(3 * _addr._FROM_STD_CACHE_LIMIT):
+        assert UnixSocketAddr.from_std(f"/tmp/s{i}").as_raw_bytes() == f"/tmp/s{i}".encode()
+    assert len(_addr._FROM_STD_CACHE) <= _addr._FROM_STD_CACHE_LIMIT
+    assert UnixSocketAddr.from_std("").is_unnamed and UnixSocketAddr.from_std(b"").is_unnamed

@@ -203,15 +203,20 @@ class UnixSocketAddr:
             OSError: ``addr`` is not a unix address (errno ``EAFNOSUPPORT``),
                 e.g. the tuple of an inet socket.
         """
+        # Servers convert the same few addresses over and over (their own, each
+        # client's): addresses are immutable, so equal inputs can share one object.
+        cached = _FROM_STD_CACHE.get(addr) if type(addr) is str or type(addr) is bytes else None
+        if cached is not None:
+            return cached
         # Fast paths for what the kernel hands back through getsockname()/recvfrom():
         # already within sun_path, so only the kind needs deciding.
         if type(addr) is bytes and addr[:1] == b"\0" and _HAS_ABSTRACT:
             if len(addr) <= _SUN_PATH_LEN:
-                return _make(cls, ABSTRACT, addr[1:])
+                return _remember(addr, _make(cls, ABSTRACT, addr[1:]))
         elif type(addr) is str and addr:
             raw = os.fsencode(addr)
             if len(raw) < _SUN_PATH_LEN and b"\0" not in raw:
-                return _make(cls, PATH, raw)
+                return _remember(addr, _make(cls, PATH, raw))
         if isinstance(addr, str):
             return cls.from_raw_bytes(os.fsencode(addr)) if addr else _UNNAMED
         if isinstance(addr, (bytes, bytearray)):
@@ -330,5 +335,18 @@ def _rebuild(kind: str, raw: bytes) -> UnixSocketAddr:
 
 
 _UNNAMED = UnixSocketAddr(UNNAMED, b"", _validated=True)
+
+_FROM_STD_CACHE: dict[Union[str, bytes], UnixSocketAddr] = {"": _UNNAMED, b"": _UNNAMED}
+_FROM_STD_CACHE_LIMIT = 1024
+
+
+def _remember(key: Union[str, bytes], addr: UnixSocketAddr) -> UnixSocketAddr:
+    if len(_FROM_STD_CACHE) >= _FROM_STD_CACHE_LIMIT:
+        # Crude but bounded: a server that sees many distinct peers starts over.
+        _FROM_STD_CACHE.clear()
+        _FROM_STD_CACHE[""] = _FROM_STD_CACHE[b""] = _UNNAMED
+    _FROM_STD_CACHE[key] = addr
+    return addr
+
 
 AddrLike = Union[UnixSocketAddr, str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]

@@ -14,7 +14,7 @@ from array import array
 from typing import Iterable, Optional
 
 from uds import _platform
-from uds._addr import AddrLike, UnixSocketAddr
+from uds._addr import _FROM_STD_CACHE, AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer, as_buffers, recv_ancillary, send_ancillary
 from uds._bind import UnlinkingSocket, bind_path
 from uds._cmsg import fds_space, parse_fds
@@ -83,6 +83,9 @@ def local_unix_addr(sock: FileDescriptorLike) -> UnixSocketAddr:
     """
     # call_on and _unix_addr inlined: servers look addresses up per connection.
     raw = _getsockname(sock) if isinstance(sock, _SocketType) else call_on(sock, _getsockname)
+    cached = _FROM_STD_CACHE.get(raw)
+    if cached is not None:
+        return cached
     if type(raw) is bytes or type(raw) is str:
         return _from_std(raw)
     return _unix_addr(raw, "the local address")
@@ -95,6 +98,9 @@ def peer_unix_addr(sock: FileDescriptorLike) -> UnixSocketAddr:
         OSError: ``ENOTCONN`` when not connected; ``EAFNOSUPPORT`` for other families.
     """
     raw = _getpeername(sock) if isinstance(sock, _SocketType) else call_on(sock, _getpeername)
+    cached = _FROM_STD_CACHE.get(raw)
+    if cached is not None:
+        return cached
     if type(raw) is bytes or type(raw) is str:
         return _from_std(raw)
     return _unix_addr(raw, "the peer address")

@@ -74,6 +74,12 @@ def fileno_of(obj: FileDescriptorLike) -> int:
     return fd
 
 
+def _fileno_method(obj: object) -> object:
+    """``obj.fileno()``, or ``None`` when it has none (fileno_of then explains)."""
+    method = getattr(obj, "fileno", None)
+    return None if method is None else method()
+
+
 class _Shell(_SocketType):
     """A borrowed fd: finalising it detaches the number instead of closing the file."""
 
@@ -107,9 +113,12 @@ def call_on(sock: FileDescriptorLike, method: Callable[..., _R], *args: object) 
     """
     if isinstance(sock, _SocketType):
         return method(sock, *args)
-    fd = fileno_of(sock)
-    # A socket object is always true, so a cache hit costs no function call.
-    return method(_SHELLS.get(fd) or _shell_for(fd), *args)
+    # A socket object is always true, so a cache hit costs no function call; a
+    # negative or non-int fd misses and fileno_of says what is wrong with it.
+    shell = _SHELLS.get(sock) if type(sock) is int else _SHELLS.get(_fileno_method(sock))
+    if shell is None:
+        shell = _shell_for(fileno_of(sock))
+    return method(shell, *args)
 
 
 def call_on_unix(sock: FileDescriptorLike, method: Callable[..., _R], *args: object) -> _R:
