@@ -115,7 +115,7 @@ def call_on(sock: FileDescriptorLike, method: Callable[..., _R], *args: object) 
         return method(sock, *args)
     # A socket object is always true, so a cache hit costs no function call; a
     # negative or non-int fd misses and fileno_of says what is wrong with it.
-    shell = _SHELLS.get(sock) if type(sock) is int else _SHELLS.get(_fileno_method(sock))
+    shell = _SHELLS.get(sock) if type(sock) is int else _SHELLS.get(_fileno_method(sock))  # type: ignore[call-overload]
     if shell is None:
         shell = _shell_for(fileno_of(sock))
     return method(shell, *args)
