@@ -74,11 +74,22 @@ def wait_bound(
         time.sleep(0.01)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def uds_process(*args: str) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``python -m uds`` with pipes; kill it if the test leaves it running."""
     process = subprocess.Popen(
-        uds_command(*args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        uds_command(*args),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # A shell's background job (CI often is one) inherits SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: give the CLI the
+        # default disposition an interactive user's terminal gives it.
+        preexec_fn=_default_sigint,
     )
     with process:
         try:
