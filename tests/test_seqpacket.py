@@ -748,3 +748,42 @@ def test_threaded_echo_server_with_fds(abstract_name: str) -> None:
         finally:
             server.join(30)
         assert not server.is_alive()
+
+
+def test_listener_unlinks_its_socket_file_on_close_only_when_asked(tmp_path: pathlib.Path) -> None:
+    kept, removed = tmp_path / "kept.sock", tmp_path / "removed.sock"
+    with UnixSeqpacketListener.bind(kept):
+        pass
+    assert kept.exists()
+    with UnixSeqpacketListener.bind(removed, unlink_on_close=True) as listener:
+        assert removed.exists()
+        with UnixSeqpacketConn.connect(removed):
+            pass
+    assert not removed.exists()
+    listener.close()  # again: nothing left to remove, no error
+
+
+def test_unlink_on_close_spares_a_file_that_replaced_ours(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "s.sock"
+    listener = UnixSeqpacketListener.bind(path, unlink_on_close=True)
+    os.unlink(path)
+    with UnixSeqpacketListener.bind(path) as newcomer:
+        listener.close()
+        assert path.exists()
+        with UnixSeqpacketConn.connect(path):
+            newcomer.accept_unix_addr()[0].close()
+
+
+def test_listener_detach_hands_over_the_fd(abstract_name: str) -> None:
+    listener = UnixSeqpacketListener.bind_unix_addr(abstract_name)
+    fd = listener.detach()
+    assert listener.fileno() == -1
+    with UnixSeqpacketListener.from_fd(fd) as adopted:
+        assert adopted.local_unix_addr() == UnixSocketAddr.new(abstract_name)
+
+
+def test_bind_unix_addr_to_a_path_leaves_the_file(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "s.sock"
+    with UnixSeqpacketListener.bind_unix_addr(UnixSocketAddr.from_path(path)):
+        pass
+    assert stat.S_ISSOCK(os.lstat(path).st_mode)

@@ -25,7 +25,7 @@ import struct
 from typing import Optional
 
 from uds._addr import AddrLike, UnixSocketAddr
-from uds._bind import bind_path
+from uds._bind import SocketFile, bind_path
 from uds._fd import call_on
 
 __all__ = [
@@ -188,8 +188,11 @@ def bind_to(
     *,
     mode: Optional[int] = None,
     replace_stale: bool = False,
-) -> None:
+) -> Optional[SocketFile]:
     """Bind ``sock`` to ``addr``; a path goes through :func:`uds.bind_path` (no clobbering).
+
+    Returns:
+        The socket file created for a path address, ``None`` for other kinds.
 
     Raises:
         FileExistsError: a path is taken (``EADDRINUSE``), saying by what.
@@ -197,11 +200,11 @@ def bind_to(
         ValueError: ``mode``/``replace_stale`` with an address that is not a path.
     """
     if addr.is_path:
-        bind_path(sock, addr.to_std(), mode=mode, replace_stale=replace_stale)
-        return
+        return bind_path(sock, addr.to_std(), mode=mode, replace_stale=replace_stale)
     if mode is not None or replace_stale:
         raise ValueError(f"mode and replace_stale apply to path addresses, not {addr}")
     sock.bind(addr.to_std())
+    return None
 
 
 def connect_to(

@@ -10,7 +10,7 @@ from typing import Generic, Optional, TypeVar
 
 from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr
-from uds._bind import PathLike
+from uds._bind import PathLike, SocketFile
 from uds._seqpacket_conn import NonblockingUnixSeqpacketConn, UnixSeqpacketConn, _SeqpacketConn
 
 __all__ = ["UnixSeqpacketListener", "NonblockingUnixSeqpacketListener"]
@@ -29,18 +29,20 @@ _ConnT = TypeVar("_ConnT", bound=_SeqpacketConn)
 class _SeqpacketListener(Generic[_ConnT]):
     """What blocking and non-blocking seqpacket listeners share."""
 
-    __slots__ = ("_nonblocking", "_sock")
+    __slots__ = ("_nonblocking", "_sock", "_socket_file")
 
     _NONBLOCKING = False
     _CONN: type[_ConnT]
 
     _sock: _socket.socket
     _nonblocking: bool
+    _socket_file: Optional[SocketFile]
 
     def __init__(self, sock: _socket.socket) -> None:
         """Wrap ``sock``, already listening; use the class methods instead."""
         self._sock = sock
         self._nonblocking = self._NONBLOCKING
+        self._socket_file = None
 
     @classmethod
     def bind(
@@ -50,18 +52,22 @@ class _SeqpacketListener(Generic[_ConnT]):
         mode: Optional[int] = None,
         replace_stale: bool = False,
         backlog: int = _DEFAULT_BACKLOG,
+        unlink_on_close: bool = False,
     ) -> _L:
         """Listen at the filesystem path ``path`` (relative or absolute).
 
         Nothing already at ``path`` is replaced (see :func:`uds.bind_path`):
         ``mode`` sets the socket file's permissions exactly, ``replace_stale``
-        removes a socket file nobody listens on. The file is not removed on close.
+        removes a socket file nobody listens on. With ``unlink_on_close``,
+        :meth:`close` removes the socket file if the path still names the one
+        this listener created; otherwise the file stays.
 
         Raises:
             FileExistsError: ``path`` is taken (errno ``EADDRINUSE``), saying by what.
             ValueError: the path is too long or contains NUL; ``mode`` out of range.
         """
-        return cls._listen(UnixSocketAddr.from_path(path), mode, replace_stale, backlog)
+        addr = UnixSocketAddr.from_path(path)
+        return cls._listen(addr, mode, replace_stale, backlog, unlink_on_close)
 
     @classmethod
     def bind_unix_addr(cls: type[_L], addr: AddrLike, *, backlog: int = _DEFAULT_BACKLOG) -> _L:
@@ -71,7 +77,7 @@ class _SeqpacketListener(Generic[_ConnT]):
             OSError: ``EADDRINUSE`` when the address is taken.
             ValueError: an invalid address.
         """
-        return cls._listen(UnixSocketAddr.new(addr), None, False, backlog)
+        return cls._listen(UnixSocketAddr.new(addr), None, False, backlog, False)
 
     @classmethod
     def _listen(
@@ -80,15 +86,22 @@ class _SeqpacketListener(Generic[_ConnT]):
         mode: Optional[int],
         replace_stale: bool,
         backlog: int,
+        unlink_on_close: bool,
     ) -> _L:
         sock = _core.new_socket(cls._NONBLOCKING)
+        socket_file = None
         try:
-            _core.bind_to(sock, addr, mode=mode, replace_stale=replace_stale)
+            socket_file = _core.bind_to(sock, addr, mode=mode, replace_stale=replace_stale)
             sock.listen(backlog)
         except BaseException:
             sock.close()
+            if socket_file is not None:
+                socket_file.unlink()  # ours, and never listened on
             raise
-        return cls(sock)
+        listener = cls(sock)
+        if unlink_on_close:
+            listener._socket_file = socket_file
+        return listener
 
     @classmethod
     def from_fd(cls: type[_L], fd: int) -> _L:
@@ -156,8 +169,24 @@ class _SeqpacketListener(Generic[_ConnT]):
         return self._sock.fileno()
 
     def close(self) -> None:
-        """Close the socket; safe to call more than once. A socket file stays."""
-        self._sock.close()
+        """Close the socket; safe to call more than once.
+
+        A socket file stays unless the listener was bound with ``unlink_on_close``.
+        """
+        socket_file, self._socket_file = self._socket_file, None
+        try:
+            self._sock.close()
+        finally:
+            if socket_file is not None:
+                socket_file.unlink()
+
+    def detach(self) -> int:
+        """Give up the socket without closing it and return its fd (the caller owns it).
+
+        A socket file is then never removed by this object.
+        """
+        self._socket_file = None
+        return self._sock.detach()
 
     def __enter__(self: _L) -> _L:
         return self
