@@ -25,11 +25,11 @@ from __future__ import annotations
 import _socket
 import os
 import socket
-from types import TracebackType
 from typing import Iterable, Optional, Sequence, Union
 
 from uds import _platform
 from uds._addr import AddrLike, UnixSocketAddr
+from uds._closeable import Closeable
 from uds._cmsg import Cmsg, drop_excess_fds, fds_space, parse_ancillary, rights_cmsg
 from uds._credentials import ReceivedCredentials, SendCredentials
 from uds._errors import UnsupportedPlatformError
@@ -55,7 +55,7 @@ _TIMESTAMP_SPACE = socket.CMSG_SPACE(16)
 _SECURITY_SPACE = socket.CMSG_SPACE(4096)
 
 
-class Received:
+class Received(Closeable):
     """One received message and everything that came with it.
 
     Attributes:
@@ -138,17 +138,6 @@ class Received:
         finally:
             if pidfd is not None:
                 os.close(pidfd)
-
-    def __enter__(self) -> Received:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         fields = [f"nbytes={self.nbytes}", f"fds={list(self.fds)!r}"]

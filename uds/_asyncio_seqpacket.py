@@ -11,6 +11,7 @@ from uds import _platform
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer
 from uds._asyncio_wait import FdWaiter, nonblocking_call
+from uds._closeable import Closeable
 from uds._cmsg import fds_space, parse_fds
 from uds._credentials import ConnCredentials, initial_peer_credentials
 from uds._ext import accept_unix_addr, bind_unix_addr, local_unix_addr, peer_unix_addr, send_fds
@@ -49,7 +50,7 @@ def _adopt(sock: socket.socket, what: str) -> socket.socket:
 _S = TypeVar("_S", bound="_AsyncSocket")
 
 
-class _AsyncSocket:
+class _AsyncSocket(Closeable):
     """A non-blocking socket owned by one asyncio loop (the first one that awaits on it)."""
 
     __slots__ = ("_sock", "_waiter")
@@ -100,21 +101,10 @@ class _AsyncSocket:
         """Close the socket (awaitable form of :meth:`close`)."""
         self.close()
 
-    async def __aenter__(self) -> _AsyncSocket:
+    async def __aenter__(self: _S) -> _S:
         return self
 
     async def __aexit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
-    def __enter__(self) -> _AsyncSocket:
-        return self
-
-    def __exit__(
         self,
         exc_type: Optional[type[BaseException]],
         exc: Optional[BaseException],
@@ -224,12 +214,6 @@ class UnixSeqpacketConn(_AsyncSocket):
         """
         return await nonblocking_call(self._wait(), False, _recv_fds, self._sock, bufsize, maxfds)
 
-    async def __aenter__(self) -> UnixSeqpacketConn:
-        return self
-
-    def __enter__(self) -> UnixSeqpacketConn:
-        return self
-
 
 def _recv_fds(sock: socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, bool, ReceivedFds]:
     data, ancdata, flags, _ = sock.recvmsg(bufsize, fds_space(maxfds), _RECV_FLAGS)
@@ -282,9 +266,3 @@ class UnixSeqpacketListener(_AsyncSocket):
             sock.close()
             raise
         return UnixSeqpacketConn(sock), addr
-
-    async def __aenter__(self) -> UnixSeqpacketListener:
-        return self
-
-    def __enter__(self) -> UnixSeqpacketListener:
-        return self

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from types import TracebackType
 from typing import Iterable, Optional
+
+from uds._closeable import Closeable
 
 __all__ = ["ReceivedFds", "close_all"]
 
@@ -29,7 +30,7 @@ def close_all(fds: Iterable[int]) -> None:
         raise first_error
 
 
-class ReceivedFds(list[int]):
+class ReceivedFds(Closeable, list[int]):
     """File descriptors received with a message, in the order they were sent.
 
     It is a ``list[int]`` (``fds == [5, 6]``, ``fds[0]``, ``len(fds)``) that owns
@@ -91,17 +92,6 @@ class ReceivedFds(list[int]):
             # Rare: an fd closed behind our back. Close the rest, then report.
             close_all(fds[fds.index(fd) + 1 :])
             raise
-
-    def __enter__(self) -> ReceivedFds:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         suffix = ", truncated=True" if self.truncated else ""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import _socket
 import socket
 from array import array
-from types import TracebackType
 from typing import Iterable, Optional, Sequence, Tuple, TypeVar, Union
 
 from uds import _platform
@@ -26,6 +25,7 @@ from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer, as_buffers
 from uds._bind import PathLike
+from uds._closeable import Closeable
 from uds._cmsg import fds_space, parse_fds, rights_cmsg
 from uds._credentials import (
     ConnCredentials,
@@ -66,7 +66,7 @@ def _rights(fds: Iterable[FileDescriptorLike]) -> _Ancillary:
     return (rights,) if rights[2] else _NO_ANCILLARY
 
 
-class _SeqpacketConn:
+class _SeqpacketConn(Closeable):
     """What blocking and non-blocking seqpacket connections share (see the module notes)."""
 
     __slots__ = ("_nonblocking", "_sock")
@@ -366,17 +366,6 @@ class _SeqpacketConn:
     def detach(self) -> int:
         """Hand the fd to the caller: this object is closed but the fd is not."""
         return self._sock.detach()
-
-    def __enter__(self: _C) -> _C:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return _core.describe(type(self).__name__, self._sock, peer=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import _socket
 import os
 import socket
-from types import TracebackType
 from typing import Generic, Optional, TypeVar
 
 from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._bind import PathLike, SocketFile
+from uds._closeable import Closeable
 from uds._seqpacket_conn import NonblockingUnixSeqpacketConn, UnixSeqpacketConn, _SeqpacketConn
 
 __all__ = ["UnixSeqpacketListener", "NonblockingUnixSeqpacketListener"]
@@ -26,7 +26,7 @@ _L = TypeVar("_L", bound="_SeqpacketListener[_SeqpacketConn]")
 _ConnT = TypeVar("_ConnT", bound=_SeqpacketConn)
 
 
-class _SeqpacketListener(Generic[_ConnT]):
+class _SeqpacketListener(Closeable, Generic[_ConnT]):
     """What blocking and non-blocking seqpacket listeners share."""
 
     __slots__ = ("_nonblocking", "_sock", "_socket_file")
@@ -187,17 +187,6 @@ class _SeqpacketListener(Generic[_ConnT]):
         """
         self._socket_file = None
         return self._sock.detach()
-
-    def __enter__(self: _L) -> _L:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return _core.describe(type(self).__name__, self._sock, peer=False)

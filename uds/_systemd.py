@@ -16,12 +16,12 @@ import os
 import re
 import socket
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Iterable, Iterator, Mapping, NamedTuple, Optional, Union
 
 from uds import _platform
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import recv_ancillary, send_ancillary
+from uds._closeable import Closeable
 from uds._cmsg import rights_cmsg
 from uds._credentials import ReceivedCredentials, SendCredentials
 from uds._ext import local_unix_addr
@@ -322,7 +322,7 @@ def parse_notify_message(data: bytes) -> dict[str, str]:
 
 
 @dataclass
-class NotifyMessage:
+class NotifyMessage(Closeable):
     """One notification received by a :class:`NotifyListener`.
 
     Attributes:
@@ -345,19 +345,8 @@ class NotifyMessage:
         """Close the fds not taken from :attr:`fds`."""
         self.fds.close()
 
-    def __enter__(self) -> NotifyMessage:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
-
-class NotifyListener:
+class NotifyListener(Closeable):
     """The manager's end of sd_notify: a datagram socket that receives notifications.
 
     Bind it, export :attr:`notify_socket` as ``NOTIFY_SOCKET`` to the child, and
@@ -429,14 +418,3 @@ class NotifyListener:
     def close(self) -> None:
         """Close the socket (a path stays in the file system: unlink it if you bound one)."""
         self._sock.close()
-
-    def __enter__(self) -> NotifyListener:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-from types import TracebackType
 from typing import Optional, TypeVar
 
 from uds import _platform
 from uds._addr import UnixSocketAddr
+from uds._closeable import Closeable
 from uds._ext import local_unix_addr, peer_unix_addr
 
 __all__ = ["ConnectedSocket", "NetSocket", "new_socket", "adopt", "NONBLOCK", "SEND_FLAGS"]
@@ -47,7 +47,7 @@ def adopt(sock: socket.socket, kind: int, what: str) -> socket.socket:
     return sock
 
 
-class NetSocket:
+class NetSocket(Closeable):
     """A non-blocking unix socket that owns its fd; base of the net types."""
 
     __slots__ = ("_sock",)
@@ -71,17 +71,6 @@ class NetSocket:
     def close(self) -> None:
         """Close the socket; safe to call twice."""
         self._sock.close()
-
-    def __enter__(self: _T) -> _T:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(fd={self._sock.fileno()})"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any, Optional, Union
 
+from uds._closeable import Closeable
 from uds_mio_compat._backend import SelectorLike, make_selector
 from uds_mio_compat._event import Events
 from uds_mio_compat._registry import Registry, _Shared
@@ -12,7 +12,7 @@ from uds_mio_compat._registry import Registry, _Shared
 __all__ = ["Poll"]
 
 
-class Poll:
+class Poll(Closeable):
     """Polls registered sources for readiness, like mio's ``Poll``.
 
     ``selector`` is ``None`` (``selectors.DefaultSelector``), a selector class
@@ -92,17 +92,6 @@ class Poll:
     def close(self) -> None:
         """Close the selector; registered sources stay open."""
         self._shared.selector.close()
-
-    def __enter__(self) -> Poll:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Poll(selector={self._shared.selector!r})"

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from types import TracebackType
-from typing import Optional
 
+from uds._closeable import Closeable
 from uds_mio_compat._interest import Interest
 from uds_mio_compat._registry import Registry
 from uds_mio_compat._token import Token
@@ -28,7 +27,7 @@ def _new_channel() -> tuple[int, int]:
     return r, w
 
 
-class Waker:
+class Waker(Closeable):
     """Makes :meth:`Poll.poll` return an event with ``token`` from any thread.
 
     Registered with ``Interest.READABLE`` on creation. Poll drains the waker's
@@ -103,17 +102,6 @@ class Waker:
         os.close(read_fd)
         if write_fd != read_fd:
             os.close(write_fd)
-
-    def __enter__(self) -> Waker:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Waker(fd={self._read_fd})"
