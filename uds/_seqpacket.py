@@ -22,13 +22,15 @@ import math
 import os
 import socket
 import struct
-from typing import Optional
+from typing import Optional, TypeVar
 
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._bind import SocketFile, bind_path
+from uds._closeable import Closeable
 from uds._fd import call_on
 
 __all__ = [
+    "SeqpacketSocket",
     "new_socket",
     "new_pair",
     "adopt",
@@ -280,3 +282,64 @@ def describe(name: str, sock: _socket.socket, peer: bool) -> str:
     except (OSError, ValueError):
         pass
     return " ".join(parts) + ">"
+
+
+_S = TypeVar("_S", bound="SeqpacketSocket")
+
+
+class SeqpacketSocket(Closeable):
+    """What every seqpacket object (listener or connection, either mode) does the same way."""
+
+    __slots__ = ("_nonblocking", "_sock")
+
+    #: Whether instances start non-blocking; the only difference between the types.
+    _NONBLOCKING = False
+    #: Whether ``repr`` shows a peer address (connections) or not (listeners).
+    _HAS_PEER = True
+
+    _sock: _socket.socket
+    _nonblocking: bool
+
+    def __init__(self, sock: _socket.socket) -> None:
+        """Wrap ``sock``, already in the mode of the class; use the class methods instead."""
+        self._sock = sock
+        self._nonblocking = self._NONBLOCKING
+
+    def local_unix_addr(self) -> UnixSocketAddr:
+        """The address this socket is bound to (unnamed unless bound)."""
+        return UnixSocketAddr.from_std(self._sock.getsockname())
+
+    def take_error(self) -> Optional[OSError]:
+        """Return and clear the pending socket error (``SO_ERROR``), ``None`` if there is none."""
+        code = self._sock.getsockopt(_SOL_SOCKET, socket.SO_ERROR)
+        return OSError(code, os.strerror(code)) if code else None
+
+    def try_clone(self: _S) -> _S:
+        """A second object for the same socket (``dup``): it shares the queue, mode and timeouts.
+
+        Raises:
+            OSError: ``EMFILE``.
+        """
+        copy = type(self)(clone(self._sock))
+        copy._nonblocking = self._nonblocking
+        return copy
+
+    def set_nonblocking(self, nonblocking: bool) -> None:
+        """Switch ``O_NONBLOCK``: then calls that would block raise :class:`BlockingIOError`."""
+        self._sock.setblocking(not nonblocking)
+        self._nonblocking = bool(nonblocking)
+
+    def fileno(self) -> int:
+        """The socket's fd (-1 once closed); what selectors register."""
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        """Close the socket; safe to call more than once."""
+        self._sock.close()
+
+    def detach(self) -> int:
+        """Hand the fd to the caller: this object is closed but the fd is not."""
+        return self._sock.detach()
+
+    def __repr__(self) -> str:
+        return describe(type(self).__name__, self._sock, peer=self._HAS_PEER)

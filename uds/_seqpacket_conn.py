@@ -25,7 +25,6 @@ from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer, as_buffers
 from uds._bind import PathLike
-from uds._closeable import Closeable
 from uds._cmsg import fds_space, parse_fds, rights_cmsg
 from uds._credentials import (
     ConnCredentials,
@@ -66,21 +65,10 @@ def _rights(fds: Iterable[FileDescriptorLike]) -> _Ancillary:
     return (rights,) if rights[2] else _NO_ANCILLARY
 
 
-class _SeqpacketConn(Closeable):
+class _SeqpacketConn(_core.SeqpacketSocket):
     """What blocking and non-blocking seqpacket connections share (see the module notes)."""
 
-    __slots__ = ("_nonblocking", "_sock")
-
-    #: Whether instances start non-blocking; the only difference between the types.
-    _NONBLOCKING = False
-
-    _sock: _socket.socket
-    _nonblocking: bool
-
-    def __init__(self, sock: _socket.socket) -> None:
-        """Wrap ``sock``, already in the mode of the class; use the class methods instead."""
-        self._sock = sock
-        self._nonblocking = self._NONBLOCKING
+    __slots__ = ()
 
     # Creating -------------------------------------------------------------------
 
@@ -139,10 +127,6 @@ class _SeqpacketConn(Closeable):
         return cls(_core.adopt_fd(fd, cls._NONBLOCKING, listening=False))
 
     # Addresses and credentials --------------------------------------------------
-
-    def local_unix_addr(self) -> UnixSocketAddr:
-        """The address this end is bound to (unnamed unless bound)."""
-        return UnixSocketAddr.from_std(self._sock.getsockname())
 
     def peer_unix_addr(self) -> UnixSocketAddr:
         """The address of the peer (unnamed for an unbound client).
@@ -323,30 +307,6 @@ class _SeqpacketConn(Closeable):
 
     # State ----------------------------------------------------------------------
 
-    def take_error(self) -> Optional[OSError]:
-        """Return and clear the pending socket error (``SO_ERROR``), ``None`` if there is none."""
-        code = self._sock.getsockopt(_SOL_SOCKET, _SO_ERROR)
-        if not code:
-            return None
-        import os
-
-        return OSError(code, os.strerror(code))
-
-    def try_clone(self: _C) -> _C:
-        """A second object for the same socket (``dup``): it shares the queue, mode and timeouts.
-
-        Raises:
-            OSError: ``EMFILE``.
-        """
-        clone = type(self)(_core.clone(self._sock))
-        clone._nonblocking = self._nonblocking
-        return clone
-
-    def set_nonblocking(self, nonblocking: bool) -> None:
-        """Switch ``O_NONBLOCK``: then calls that would block raise :class:`BlockingIOError`."""
-        self._sock.setblocking(not nonblocking)
-        self._nonblocking = bool(nonblocking)
-
     def shutdown(self, how: int) -> None:
         """Shut down reading (``socket.SHUT_RD``), writing (``SHUT_WR``) or both (``SHUT_RDWR``).
 
@@ -354,21 +314,6 @@ class _SeqpacketConn(Closeable):
             OSError: ``ENOTCONN`` when not connected.
         """
         self._sock.shutdown(how)
-
-    def fileno(self) -> int:
-        """The socket's fd (-1 once closed); what selectors register."""
-        return self._sock.fileno()
-
-    def close(self) -> None:
-        """Close the socket; safe to call more than once."""
-        self._sock.close()
-
-    def detach(self) -> int:
-        """Hand the fd to the caller: this object is closed but the fd is not."""
-        return self._sock.detach()
-
-    def __repr__(self) -> str:
-        return _core.describe(type(self).__name__, self._sock, peer=True)
 
 
 class UnixSeqpacketConn(_SeqpacketConn):

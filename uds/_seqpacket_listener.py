@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import _socket
-import os
 import socket
 from typing import Generic, Optional, TypeVar
 
 from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._bind import PathLike, SocketFile
-from uds._closeable import Closeable
 from uds._seqpacket_conn import NonblockingUnixSeqpacketConn, UnixSeqpacketConn, _SeqpacketConn
 
 __all__ = ["UnixSeqpacketListener", "NonblockingUnixSeqpacketListener"]
@@ -26,22 +24,19 @@ _L = TypeVar("_L", bound="_SeqpacketListener[_SeqpacketConn]")
 _ConnT = TypeVar("_ConnT", bound=_SeqpacketConn)
 
 
-class _SeqpacketListener(Closeable, Generic[_ConnT]):
+class _SeqpacketListener(_core.SeqpacketSocket, Generic[_ConnT]):
     """What blocking and non-blocking seqpacket listeners share."""
 
-    __slots__ = ("_nonblocking", "_sock", "_socket_file")
+    __slots__ = ("_socket_file",)
 
-    _NONBLOCKING = False
+    _HAS_PEER = False
     _CONN: type[_ConnT]
 
-    _sock: _socket.socket
-    _nonblocking: bool
     _socket_file: Optional[SocketFile]
 
     def __init__(self, sock: _socket.socket) -> None:
         """Wrap ``sock``, already listening; use the class methods instead."""
-        self._sock = sock
-        self._nonblocking = self._NONBLOCKING
+        super().__init__(sock)
         self._socket_file = None
 
     @classmethod
@@ -140,34 +135,6 @@ class _SeqpacketListener(Closeable, Generic[_ConnT]):
             raise
         return conn, addr
 
-    def local_unix_addr(self) -> UnixSocketAddr:
-        """The address the listener is bound to."""
-        return UnixSocketAddr.from_std(self._sock.getsockname())
-
-    def take_error(self) -> Optional[OSError]:
-        """Return and clear the pending socket error (``SO_ERROR``), ``None`` if there is none."""
-        code = self._sock.getsockopt(_SOL_SOCKET, _SO_ERROR)
-        return OSError(code, os.strerror(code)) if code else None
-
-    def try_clone(self: _L) -> _L:
-        """A second object for the same listening socket (``dup``).
-
-        Raises:
-            OSError: ``EMFILE``.
-        """
-        clone = type(self)(_core.clone(self._sock))
-        clone._nonblocking = self._nonblocking
-        return clone
-
-    def set_nonblocking(self, nonblocking: bool) -> None:
-        """Switch ``O_NONBLOCK``: then :meth:`accept_unix_addr` raises ``BlockingIOError``."""
-        self._sock.setblocking(not nonblocking)
-        self._nonblocking = bool(nonblocking)
-
-    def fileno(self) -> int:
-        """The socket's fd (-1 once closed); what selectors register."""
-        return self._sock.fileno()
-
     def close(self) -> None:
         """Close the socket; safe to call more than once.
 
@@ -187,9 +154,6 @@ class _SeqpacketListener(Closeable, Generic[_ConnT]):
         """
         self._socket_file = None
         return self._sock.detach()
-
-    def __repr__(self) -> str:
-        return _core.describe(type(self).__name__, self._sock, peer=False)
 
 
 class UnixSeqpacketListener(_SeqpacketListener[UnixSeqpacketConn]):
