@@ -11,7 +11,15 @@ from uds._addr import UnixSocketAddr
 from uds._closeable import Closeable
 from uds._ext import local_unix_addr, peer_unix_addr
 
-__all__ = ["ConnectedSocket", "NetSocket", "new_socket", "adopt", "NONBLOCK", "SEND_FLAGS"]
+__all__ = [
+    "ConnectedSocket",
+    "NetSocket",
+    "new_socket",
+    "new_pair",
+    "adopt",
+    "NONBLOCK",
+    "SEND_FLAGS",
+]
 
 #: Added to the socket type so the fd is non-blocking from the start; Python
 #: adds SOCK_CLOEXEC itself. 0 where the OS lacks it (then set right after).
@@ -27,6 +35,15 @@ def new_socket(kind: int) -> socket.socket:
     if not NONBLOCK:
         sock.setblocking(False)
     return sock
+
+
+def new_pair(kind: int) -> tuple[socket.socket, socket.socket]:
+    """Two connected unix sockets of ``kind`` (``socketpair``), non-blocking and close-on-exec."""
+    a, b = socket.socketpair(socket.AF_UNIX, kind | NONBLOCK)
+    if not NONBLOCK:
+        a.setblocking(False)
+        b.setblocking(False)
+    return a, b
 
 
 def adopt(sock: socket.socket, kind: int, what: str) -> socket.socket:

@@ -7,7 +7,14 @@ import socket
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer
 from uds._ext import bind_unix_addr, recv_from_unix_addr, send_to_unix_addr
-from uds_mio_compat._net_base import NONBLOCK, SEND_FLAGS, ConnectedSocket, adopt, new_socket
+from uds_mio_compat._net_base import (
+    NONBLOCK,
+    SEND_FLAGS,
+    ConnectedSocket,
+    adopt,
+    new_pair,
+    new_socket,
+)
 
 __all__ = ["UnixDatagram"]
 
@@ -44,10 +51,7 @@ class UnixDatagram(ConnectedSocket):
     @classmethod
     def pair(cls) -> tuple[UnixDatagram, UnixDatagram]:
         """Two connected datagram sockets (``socketpair``)."""
-        a, b = socket.socketpair(socket.AF_UNIX, _DGRAM | NONBLOCK)
-        if not NONBLOCK:
-            a.setblocking(False)
-            b.setblocking(False)
+        a, b = new_pair(_DGRAM)
         return cls(a), cls(b)
 
     @classmethod

@@ -8,7 +8,13 @@ import socket
 
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer
-from uds_mio_compat._net_base import NONBLOCK, SEND_FLAGS, ConnectedSocket, adopt, new_socket
+from uds_mio_compat._net_base import (
+    SEND_FLAGS,
+    ConnectedSocket,
+    adopt,
+    new_pair,
+    new_socket,
+)
 
 __all__ = ["UnixStream"]
 
@@ -52,10 +58,7 @@ class UnixStream(ConnectedSocket):
     @classmethod
     def pair(cls) -> tuple[UnixStream, UnixStream]:
         """Two connected streams (``socketpair``)."""
-        a, b = socket.socketpair(socket.AF_UNIX, _STREAM | NONBLOCK)
-        if not NONBLOCK:
-            a.setblocking(False)
-            b.setblocking(False)
+        a, b = new_pair(_STREAM)
         return cls(a), cls(b)
 
     @classmethod
