@@ -10,6 +10,7 @@ from uds._closeable import Closeable
 __all__ = ["ReceivedFds", "close_all"]
 
 _TAKEN = -1
+_close = os.close
 
 
 def close_all(fds: Iterable[int]) -> None:
@@ -80,18 +81,17 @@ class ReceivedFds(Closeable, list[int]):
         Raises:
             OSError: closing one of them failed (all are still attempted).
         """
-        if not self:
-            return
-        fds = self[:]
-        del self[:]
         try:
-            for fd in fds:
+            for index, fd in enumerate(self):  # noqa: B007 (index is read in the except)
                 if fd >= 0:
-                    os.close(fd)
+                    _close(fd)
         except OSError:
             # Rare: an fd closed behind our back. Close the rest, then report.
-            close_all(fds[fds.index(fd) + 1 :])
+            rest = self[index + 1 :]
+            self.clear()
+            close_all(rest)
             raise
+        self.clear()
 
     def __repr__(self) -> str:
         suffix = ", truncated=True" if self.truncated else ""
