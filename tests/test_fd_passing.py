@@ -133,8 +133,11 @@ class _BrokenFileno:
 @pytest.mark.parametrize(
     ("bad", "error"),
     [
-        ([-1], OSError),  # EBADF from the kernel, which checks every fd before queueing
-        ([0, 2**31], OverflowError),
+        ([-1], ValueError),
+        ([0, 2**31], ValueError),
+        ([2**40], ValueError),
+        ([True], TypeError),
+        ([3, False], TypeError),
         (["3"], TypeError),
         ([1.5], TypeError),
         ([None], TypeError),
@@ -375,3 +378,33 @@ def test_fds_as_a_tuple_and_no_fds_on_any_kind_of_socket(
             assert uds.send_fds(sender, b"e", nothing) == 1
             data, fds = uds.recv_fds(b, 8, 4)
             assert data == b"e" and fds == [] and not fds.truncated
+
+
+@pytest.mark.parametrize("bad", [[False], [True], [-1], [2**31]])
+def test_bad_fds_are_refused_on_every_send_path(
+    seqpacket_pair: tuple[socket.socket, socket.socket], bad: list[int]
+) -> None:
+    a, b = seqpacket_pair
+    conn = uds.UnixSeqpacketConn.from_fd(os.dup(a.fileno()))
+    with conn:
+        for send in (
+            lambda: uds.send_fds(a, b"x", bad),
+            lambda: uds.send_fds(FilenoOnly(a), b"x", tuple(bad)),
+            lambda: uds.ancillary.send_ancillary(a, b"x", fds=bad),
+            lambda: conn.send_fds(b"x", bad),
+        ):
+            with pytest.raises((TypeError, ValueError)):
+                send()
+    b.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        b.recv(10)
+
+
+def test_stdin_and_stdout_numbers_still_pass(
+    seqpacket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    a, b = seqpacket_pair
+    uds.send_fds(a, b"std", [0, 1, 2])
+    _, fds = uds.recv_fds(b, 3, 3)
+    with fds:
+        assert [same_file(fd, n) for n, fd in enumerate(fds)] == [True, True, True]

@@ -25,6 +25,7 @@ __all__ = [
     "Cmsg",
     "ParsedAncillary",
     "rights_cmsg",
+    "fd_array",
     "fds_space",
     "parse_ancillary",
     "parse_fds",
@@ -68,29 +69,51 @@ def fds_space(max_fds: int) -> int:
     raise ValueError(f"max_fds must be between 0 and {_SCM_MAX_FD}, got {max_fds}")
 
 
-def rights_cmsg(fds: Iterable[FileDescriptorLike]) -> Cmsg:
-    """An ``SCM_RIGHTS`` control message carrying ``fds`` (ints or objects with fileno()).
+_INT_MAX = 2**31 - 1
 
-    A negative or closed fd is left to the kernel, which fails the whole send
-    with ``EBADF`` before anything is queued.
+
+def fd_array(fds: Iterable[FileDescriptorLike]) -> array[int]:
+    """Pack ``fds`` (ints or objects with ``fileno()``) as the C ints of ``SCM_RIGHTS``.
 
     Raises:
-        TypeError: an element is not an int and has no ``fileno()``.
-        ValueError: a ``fileno()`` returned a negative number, or there are
-            more than ``SCM_MAX_FD`` fds.
+        TypeError: an element is a ``bool``, or neither an int nor has ``fileno()``.
+        ValueError: an fd is negative or beyond a C int, or there are more
+            than ``SCM_MAX_FD``.
     """
     if not isinstance(fds, (list, tuple)):
         fds = list(fds)
     try:
         numbers = array("i", fds)
-    except TypeError:
-        numbers = array("i", [fd if type(fd) is int else fileno_of(fd) for fd in fds])
+    except (TypeError, OverflowError):
+        numbers = array("i", [_checked_fd(fd) for fd in fds])
+    else:
+        # array() takes bools as 0/1 and cannot tell a negative fd from a real
+        # one: only small values need a second, per-element look.
+        if numbers and min(numbers) < 2:
+            for fd in fds:
+                _checked_fd(fd)
     if len(numbers) > _SCM_MAX_FD:
         raise ValueError(
             f"cannot send {len(numbers)} fds in one message: the kernel allows at most "
             f"{_SCM_MAX_FD} (SCM_MAX_FD)"
         )
-    return (_SOL_SOCKET, _SCM_RIGHTS, numbers.tobytes())
+    return numbers
+
+
+def _checked_fd(fd: FileDescriptorLike) -> int:
+    number = fd if type(fd) is int else fileno_of(fd)
+    if not 0 <= number <= _INT_MAX:
+        raise ValueError(f"invalid file descriptor {number} (must be 0..{_INT_MAX})")
+    return number
+
+
+def rights_cmsg(fds: Iterable[FileDescriptorLike]) -> Cmsg:
+    """An ``SCM_RIGHTS`` control message carrying ``fds`` (see :func:`fd_array`).
+
+    Raises:
+        TypeError, ValueError: as :func:`fd_array`, before anything is sent.
+    """
+    return (_SOL_SOCKET, _SCM_RIGHTS, fd_array(fds).tobytes())
 
 
 def _ints(data: bytes) -> list[int]:

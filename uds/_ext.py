@@ -17,7 +17,7 @@ from uds import _platform
 from uds._addr import _FROM_STD_CACHE, AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer, as_buffers, recv_ancillary, send_ancillary
 from uds._bind import UnlinkingSocket, bind_path
-from uds._cmsg import fds_space, parse_fds
+from uds._cmsg import fd_array, fds_space, parse_fds
 from uds._fd import FileDescriptorLike, call_on, call_on_unix
 from uds._fds import ReceivedFds
 
@@ -249,10 +249,14 @@ def send_fds(sock: FileDescriptorLike, data: Buffer, fds: Iterable[FileDescripto
     if len(fds) > _SCM_MAX_FD:
         return send_ancillary(sock, data, fds=fds)
     try:
-        # sendmsg reads the array through the buffer protocol: no bytes copy needed.
-        rights = ((_SOL_SOCKET, _SCM_RIGHTS, array("i", fds)),)
-    except TypeError:  # objects with fileno(): the general path converts them
-        return send_ancillary(sock, data, fds=fds)
+        numbers = array("i", fds)
+    except (TypeError, OverflowError):
+        numbers = fd_array(fds)  # converts fileno() objects, or says what is wrong
+    else:
+        if min(numbers) < 2:  # maybe a bool or a negative number: look closer
+            numbers = fd_array(fds)
+    # sendmsg reads the array through the buffer protocol: no bytes copy needed.
+    rights = ((_SOL_SOCKET, _SCM_RIGHTS, numbers),)
     # Inlined call_on_unix: this is the hot path.
     if isinstance(sock, _SocketType) and _family_of(sock) == _AF_UNIX:
         return _sendmsg(sock, (data,), rights, _SEND_FLAGS)

@@ -25,7 +25,7 @@ from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer, as_buffers
 from uds._bind import PathLike
-from uds._cmsg import fds_space, parse_fds, rights_cmsg
+from uds._cmsg import fd_array, fds_space, parse_fds, rights_cmsg
 from uds._credentials import (
     ConnCredentials,
     initial_peer_credentials,
@@ -205,10 +205,14 @@ class _SeqpacketConn(_core.SeqpacketSocket):
         """
         if type(fds) is list and 0 < len(fds) <= _SCM_MAX_FD:
             try:
-                # sendmsg takes any buffer: the array is not copied to bytes.
-                ancillary: _Ancillary = ((_SOL_SOCKET, _SCM_RIGHTS, _array("i", fds)),)
-            except TypeError:  # objects with fileno(): the general path converts them
-                ancillary = _rights(fds)
+                numbers = _array("i", fds)
+            except (TypeError, OverflowError):
+                numbers = fd_array(fds)  # converts fileno() objects, or says what is wrong
+            else:
+                if min(numbers) < 2:  # maybe a bool or a negative number: look closer
+                    numbers = fd_array(fds)
+            # sendmsg takes any buffer: the array is not copied to bytes.
+            ancillary: _Ancillary = ((_SOL_SOCKET, _SCM_RIGHTS, numbers),)
         else:
             ancillary = _rights(fds)
         try:
