@@ -312,3 +312,33 @@ def test_borrowed_socket_stays_open_and_blocking(
     assert recv_ancillary(FilenoOnly(receiver), 1).credentials is not None
     assert_blocking(receiver)
     assert receiver.fileno() >= 0 and sender.fileno() >= 0
+
+
+def test_a_pidfd_the_kernel_could_not_install_is_none_not_a_negative_fd() -> None:
+    """With the fd table full, Linux sends -EMFILE in SCM_PIDFD (no MSG_CTRUNC)."""
+    import resource
+
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with a, b:
+        try:
+            uds.ancillary.set_passpidfd(b, True)
+        except uds.UnsupportedPlatformError as error:
+            pytest.skip(f"kernel without SO_PASSPIDFD: {error}")
+        a.send(b"x")
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        fillers: list[int] = []
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(open_fds()) + 64, hard))
+        try:
+            while True:
+                try:
+                    fillers.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+                except OSError:
+                    break
+            received = uds.ancillary.recv_ancillary(b, 10)
+        finally:
+            for fd in fillers:
+                os.close(fd)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        with received:
+            assert received.data == b"x"
+            assert received.pidfd is None

@@ -114,3 +114,11 @@ def test_selinux_context_is_unsupported_without_a_security_module(
         assert "selinux" not in lsm and "apparmor" not in lsm and "smack" not in lsm
     else:
         assert isinstance(label, bytes) and b"\0" not in label
+
+
+def test_a_listening_socket_has_no_peer(abstract_name: str) -> None:
+    with uds.bind_unix_addr(abstract_name) as listener, pytest.raises(OSError) as info:
+        uds.initial_peer_credentials(listener)
+    assert info.value.errno == errno.EINVAL
+    with uds.bind_unix_addr(abstract_name + "-p") as listener, pytest.raises(OSError):
+        uds.PeerPolicy.same_user().check(listener)

@@ -162,3 +162,19 @@ def test_addresses_of_an_inet_socket_are_refused_with_eafnosupport() -> None:
                         lookup(sock)
                     assert refused.value.errno == errno.EAFNOSUPPORT
             listener.accept()[0].close()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        socket.SOCK_STREAM | socket.SOCK_NONBLOCK,
+        socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC,
+    ],
+)
+def test_bind_listens_even_with_type_flags(kind: int, abstract_name: str) -> None:
+    with uds.bind_unix_addr(abstract_name, kind) as listener:
+        assert listener.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+        with uds.connect_to_unix_addr(
+            abstract_name, kind & ~socket.SOCK_NONBLOCK & ~socket.SOCK_CLOEXEC
+        ):
+            pass

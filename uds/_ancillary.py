@@ -65,7 +65,9 @@ class Received(Closeable):
         credentials: per-message credentials, if the kernel attached them.
         timestamp_ns: the kernel's receive timestamp in ns since the epoch, or
             ``None`` when the kernel sent none.
-        pidfd: a pidfd for the sender (``SCM_PIDFD``), owned by the receiver.
+        pidfd: a pidfd for the sender (``SCM_PIDFD``), owned by the receiver;
+            ``None`` when none came or the kernel could not install one
+            (it then sends ``-EMFILE`` or similar, which is not an fd).
         security: the sender's security label (``SCM_SECURITY``).
         addr: the sender's address (datagram sockets), else ``None``.
         message_truncated: the message did not fit and its tail is lost (``MSG_TRUNC``).

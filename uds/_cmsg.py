@@ -227,7 +227,8 @@ def parse_ancillary(
             elif kind == scm_rights:
                 result.fds.extend(_ints(data))
             elif kind == scm_pidfd:
-                numbers = _ints(data)
+                # A pidfd the kernel could not install (EMFILE…) arrives as -errno.
+                numbers = [number for number in _ints(data) if number >= 0]
                 if result.pidfd is None and numbers:
                     result.pidfd = numbers.pop(0)
                 close_all(numbers)

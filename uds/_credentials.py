@@ -85,7 +85,8 @@ def initial_peer_credentials(sock: FileDescriptorLike) -> ConnCredentials:
     Raises:
         OSError: ``ENODATA`` when the kernel recorded no peer (an unconnected
             socket, or a connected datagram socket that is not a socketpair
-            end); ``ENOTSOCK``/``EBADF`` for something that is no socket.
+            end); ``EINVAL`` for a listening socket; ``ENOTSOCK``/``EBADF``
+            for something that is no socket.
         UnsupportedPlatformError: the OS cannot report peer credentials.
     """
     reader = getattr(_sys, "read_peer_credentials", None)

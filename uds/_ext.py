@@ -62,6 +62,8 @@ _SCM_RIGHTS: int = _sys.SCM_RIGHTS
 _AF_UNIX = socket.AF_UNIX
 _family_of = _SocketType.family.__get__
 _LISTENING_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
+# The socket type without the SOCK_NONBLOCK / SOCK_CLOEXEC flags that may be or-ed in.
+_TYPE_MASK = ~(getattr(socket, "SOCK_NONBLOCK", 0) | getattr(socket, "SOCK_CLOEXEC", 0))
 _DEFAULT_BACKLOG = 128
 
 
@@ -147,7 +149,7 @@ def bind_unix_addr(
             socket_file = bind_path(sock, target.to_std(), mode=mode, replace_stale=replace_stale)
         else:
             sock.bind(target.to_std())
-        if type in _LISTENING_TYPES:
+        if type & _TYPE_MASK in _LISTENING_TYPES:
             sock.listen(_DEFAULT_BACKLOG if backlog is None else backlog)
     except BaseException:
         sock.close()

@@ -36,6 +36,7 @@ SCM_PIDFD = 4
 
 SO_PASSCRED = 16
 SO_PEERCRED = 17
+SO_ACCEPTCONN = 30
 SO_TIMESTAMP = 29  # SO_TIMESTAMP_OLD: struct timeval with the native long
 SO_PEERSEC = 31
 SO_PASSSEC = 34
@@ -123,6 +124,13 @@ def read_peer_credentials(sock: object) -> tuple[int | None, int, int | None, tu
         import errno
 
         raise OSError(errno.ENODATA, "the kernel recorded no peer credentials for this socket")
+    if sock.getsockopt(SOL_SOCKET, SO_ACCEPTCONN):  # type: ignore[attr-defined]
+        # listen() records the listener's own credentials there, for its clients.
+        import errno
+
+        raise OSError(
+            errno.EINVAL, "a listening socket has no peer (its own credentials are recorded)"
+        )
     return pid, uid, gid, read_peer_groups(sock)
 
 
