@@ -409,3 +409,60 @@ def test_a_failed_bind_does_not_disturb_the_live_listener(tmp_path: Path) -> Non
         owner.setblocking(False)
         with pytest.raises(BlockingIOError):
             owner.accept()
+
+
+def test_two_starters_replacing_the_same_stale_socket_cannot_orphan_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B finds the file stale, then stalls before unlinking; A starts meanwhile.
+
+    Without the directory lock A would bind, then B would unlink A's live
+    socket and bind its own, leaving A listening on a name nobody can reach.
+    """
+    import uds._bind as bind_module
+
+    path = tmp_path / "svc.sock"
+    uds.bind_unix_addr(path).close()  # stale
+    b_checked, a_done = threading.Event(), threading.Event()
+    real_is_live = bind_module._is_live
+
+    def slow_is_live(target: str, kind: int) -> bool:
+        live = real_is_live(target, kind)
+        if threading.current_thread().name == "B":
+            b_checked.set()
+            a_done.wait(timeout=0.5)  # A cannot finish first while B holds the lock
+        return live
+
+    monkeypatch.setattr(bind_module, "_is_live", slow_is_live)
+    results: dict[str, object] = {}
+
+    def starter() -> None:
+        name = threading.current_thread().name
+        try:
+            results[name] = uds.bind_unix_addr(path, replace_stale=True)
+        except OSError as error:
+            results[name] = error
+        if name == "A":
+            a_done.set()
+
+    b = threading.Thread(target=starter, name="B")
+    b.start()
+    assert b_checked.wait(timeout=10)
+    a = threading.Thread(target=starter, name="A")
+    a.start()
+    a.join(timeout=10)
+    b.join(timeout=10)
+    winners = [s for s in results.values() if isinstance(s, socket.socket)]
+    losers = [e for e in results.values() if isinstance(e, FileExistsError)]
+    try:
+        assert len(winners) == 1 and len(losers) == 1, results
+        assert "live socket" in str(losers[0])
+        winner = winners[0]
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(path))
+            winner.setblocking(False)
+            conn, _ = winner.accept()  # the path reaches the winner
+            conn.close()
+    finally:
+        for s in winners:
+            s.close()

@@ -35,10 +35,13 @@ from __future__ import annotations
 
 import _socket
 import errno
+import fcntl
 import os
 import socket
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Optional, Union
 
@@ -281,6 +284,32 @@ def _bind_with_mode(sock: FileDescriptorLike, target: str, mode: int) -> None:
             os.rmdir(directory)
 
 
+@contextmanager
+def _directory_lock(target: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the directory of ``target``.
+
+    Replacing a stale socket is check, unlink, bind: two processes doing it at
+    once could each see the stale file, and the slower one would unlink the
+    socket the faster one had just bound. Every ``replace_stale`` bind in that
+    directory takes this advisory lock for the three steps, so the slower one
+    then finds a live socket and refuses. (Programs that do not take the lock
+    are not held back by it.)
+    """
+    fd = os.open(os.path.dirname(target) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _bind_at(sock: FileDescriptorLike, target: str, mode: Optional[int]) -> None:
+    if mode is None:
+        call_on(sock, _bind, target)
+    else:
+        _bind_with_mode(sock, target, mode)
+
+
 def bind_path(
     sock: FileDescriptorLike,
     path: PathLike,
@@ -317,13 +346,13 @@ def bind_path(
     if mode is not None:
         _check_mode(mode)
     sock_type: int = call_on(sock, _SocketType.getsockopt, socket.SOL_SOCKET, socket.SO_TYPE)
-    if replace_stale:
-        _remove_stale(target, sock_type)
     try:
-        if mode is None:
-            call_on(sock, _bind, target)
+        if replace_stale:
+            with _directory_lock(target):
+                _remove_stale(target, sock_type)
+                _bind_at(sock, target, mode)
         else:
-            _bind_with_mode(sock, target, mode)
+            _bind_at(sock, target, mode)
     except OSError as error:
         if error.errno not in (errno.EADDRINUSE, errno.EEXIST):
             raise
