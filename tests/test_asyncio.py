@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import resource
 import socket
 import struct
+import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -421,17 +423,6 @@ def test_from_fd_adopts_uds_nonblocking_types(run: Runner[None], abstract_name: 
     run(main())
 
 
-def test_from_fd_refuses_other_fds_and_leaves_them_open(
-    stream_pair: tuple[socket.socket, socket.socket], pipe: tuple[int, int]
-) -> None:
-    with pytest.raises(ValueError, match="SOCK_SEQPACKET"):
-        UnixSeqpacketConn.from_fd(stream_pair[0].fileno())
-    assert_blocking(stream_pair[0])
-    with pytest.raises(OSError):
-        UnixSeqpacketConn.from_fd(pipe[0])
-    os.fstat(pipe[0])  # still open
-
-
 def test_receives_after_many_waits_still_get_queued_packets(run: Runner[None]) -> None:
     # After receives that all had to wait, receives wait for readiness first;
     # packets already queued must still come out, in order, none lost.
@@ -495,3 +486,166 @@ def test_close_after_the_loop_closed(run: Runner[None]) -> None:
     a.close()
     b.close()
     assert b.fileno() == -1
+
+
+def test_socket_helpers_use_a_socket_with_a_timeout_without_freezing_the_loop(
+    run: Runner[None], pipe: tuple[int, int]
+) -> None:
+    # CPython polls for the whole timeout inside the C method of a socket with a
+    # positive timeout: the helpers must wait on the loop instead.
+    async def main() -> None:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with a, b:
+            a.settimeout(5.0)
+            receiving = asyncio.ensure_future(recv_fds(a, 16, 1))
+            await asyncio.sleep(0)  # the receive starts and must wait on the loop
+            assert not receiving.done()
+            b.sendmsg(
+                [b"hello"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", pipe[0]))]
+            )
+            data, fds = await receiving
+            with fds:
+                assert data == b"hello" and len(fds) == 1 and same_file(fds[0], pipe[0])
+
+            b.setblocking(False)
+            a.setblocking(False)
+            queued = 0
+            while True:  # fill the peer's queue
+                try:
+                    a.send(b"x" * 1024)
+                except BlockingIOError:
+                    break
+                queued += 1
+            a.settimeout(5.0)
+            sending = asyncio.ensure_future(send_fds(a, b"fds", [pipe[1]]))
+            await asyncio.sleep(0)
+            assert not sending.done()  # no room: the send waits on the loop
+            for _ in range(queued):
+                assert b.recv(2048) == b"x" * 1024
+            assert await sending == 3
+            data, fds = await recv_fds(b, 16, 1)
+            with fds:
+                assert data == b"fds" and len(fds) == 1 and same_file(fds[0], pipe[1])
+            assert a.gettimeout() == 5.0  # the caller's socket is unchanged
+            assert_nonblocking(a)
+            a.settimeout(0.05)  # and its timeout bounds the wait
+            with pytest.raises(TimeoutError):
+                await recv_fds(a, 16, 1)
+            assert a.gettimeout() == 0.05
+
+    run(main())
+
+
+def _fill_backlog(address: str) -> list[socket.socket]:
+    """Connect non-blocking clients to ``address`` until its backlog is full."""
+    clients: list[socket.socket] = []
+    target = b"\0" + address[1:].encode()
+    for _ in range(64):
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        client.setblocking(False)
+        try:
+            client.connect(target)
+        except BlockingIOError:
+            client.close()
+            return clients
+        except BaseException:
+            client.close()
+            raise
+        clients.append(client)
+    for client in clients:
+        client.close()
+    raise AssertionError("the backlog never filled")
+
+
+def test_connect_to_a_full_backlog_waits_without_spinning(
+    run: Runner[None], abstract_name: str
+) -> None:
+    async def main() -> None:
+        async with UnixSeqpacketListener.bind(abstract_name, backlog=0) as listener:
+            queued = _fill_backlog(abstract_name)
+            try:
+                started = time.process_time()
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(UnixSeqpacketConn.connect(abstract_name), 0.5)
+                assert time.process_time() - started < 0.2  # it slept, it did not spin
+
+                connecting = asyncio.ensure_future(UnixSeqpacketConn.connect(abstract_name))
+                await asyncio.sleep(0.05)
+                assert not connecting.done()  # still waiting for room in the backlog
+                for _ in queued:  # accepting makes room: the retry gets through
+                    accepted, _ = await listener.accept()
+                    accepted.close()
+                async with await connecting as client:
+                    server, _ = await listener.accept()
+                    async with server:
+                        await client.send(b"in at last")
+                        assert await server.recv(32) == b"in at last"
+            finally:
+                for client in queued:
+                    client.close()
+
+    run(main())
+
+
+@pytest.mark.parametrize("cls", [UnixSeqpacketConn, UnixSeqpacketListener])
+def test_from_fd_refuses_other_fds_and_leaves_them_unchanged(
+    cls: type[UnixSeqpacketConn | UnixSeqpacketListener],
+    stream_pair: tuple[socket.socket, socket.socket],
+    pipe: tuple[int, int],
+) -> None:
+    # As the blocking from_fd: OSError with the errno that says what is wrong.
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(3.0)  # must not make the caller's fd non-blocking
+    try:
+        with pytest.raises(OSError) as info:
+            cls.from_fd(stream_pair[0].fileno())
+        assert info.value.errno == errno.EPROTOTYPE
+        assert_blocking(stream_pair[0])
+        with pytest.raises(OSError) as info:
+            cls.from_fd(pipe[0])
+        assert info.value.errno == errno.ENOTSOCK
+        assert os.get_blocking(pipe[0])
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as inet:
+            inet.setblocking(True)
+            with pytest.raises(OSError) as info:
+                cls.from_fd(inet.fileno())
+            assert info.value.errno == errno.EAFNOSUPPORT
+            assert_blocking(inet)
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def test_from_fd_checks_listening_state_and_sets_cloexec(run: Runner[None]) -> None:
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with listening, a, b:
+        listening.bind(b"")  # autobind: an abstract name of the kernel's choosing
+        listening.listen()
+        with pytest.raises(OSError, match="listening") as info:
+            UnixSeqpacketConn.from_fd(listening.fileno())
+        assert info.value.errno == errno.EINVAL
+        with pytest.raises(OSError, match="listening") as info:
+            UnixSeqpacketListener.from_fd(a.fileno())
+        assert info.value.errno == errno.EINVAL
+        assert_blocking(listening)
+        assert_blocking(a)
+
+        for sock in (a, listening):
+            sock.set_inheritable(True)
+        conn = UnixSeqpacketConn.from_fd(a.detach())
+        listener = UnixSeqpacketListener.from_fd(listening.detach())
+
+    async def main() -> None:
+        async with conn, listener:
+            for adopted in (conn, listener):
+                assert_cloexec(adopted)
+                assert_nonblocking(adopted)
+            await conn.send(b"adopted")
+            assert b.recv(16) == b"adopted"
+            async with await UnixSeqpacketConn.connect(listener.local_unix_addr()) as client:
+                server, _ = await listener.accept()
+                async with server:
+                    await client.send(b"through the listener")
+                    assert await server.recv(32) == b"through the listener"
+
+    run(main())

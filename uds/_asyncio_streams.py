@@ -6,6 +6,7 @@ the transport's socket directly, keeping the byte order of the stream intact.
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import os
 from typing import Any, Iterable, Union
@@ -19,19 +20,14 @@ from uds._fds import ReceivedFds
 
 __all__ = ["recv_fds", "send_fds"]
 
+_SocketType = _socket.socket
+
 
 def _transport_socket(transport: Any, what: str) -> Any:
     sock = None if transport is None else transport.get_extra_info("socket")
     if sock is None:
         raise TypeError(f"the {what}'s transport has no socket (is it a unix stream?)")
     return sock
-
-
-def _nonblocking_fd(sock: FileDescriptorLike) -> int:
-    fd = fileno_of(sock)
-    if os.get_blocking(fd):
-        raise ValueError(f"socket fd {fd} is blocking: it would block the event loop")
-    return fd
 
 
 async def _call(fd: int, writing: bool, function: Any, *args: object) -> Any:
@@ -41,6 +37,33 @@ async def _call(fd: int, writing: bool, function: Any, *args: object) -> Any:
         return await nonblocking_call(waiter, writing, function, *args)
     finally:
         waiter.close()
+
+
+async def _call_on_socket(
+    sock: FileDescriptorLike, writing: bool, function: Any, *args: object
+) -> Any:
+    """``function(sock, *args)`` for a non-blocking socket, waiting on the running loop.
+
+    A socket object with a timeout has a non-blocking fd, but its C methods
+    poll for the whole timeout in the loop's thread: it is called through its
+    fd number instead (which leaves the socket as it is) and its timeout
+    bounds the wait on the loop.
+
+    Raises:
+        ValueError: the fd is blocking (it would block the event loop).
+        TimeoutError: the socket's timeout expired.
+    """
+    fd = fileno_of(sock)
+    if os.get_blocking(fd):
+        raise ValueError(f"socket fd {fd} is blocking: it would block the event loop")
+    if isinstance(sock, _SocketType):
+        timeout = sock.gettimeout()
+        if timeout:
+            try:
+                return await asyncio.wait_for(_call(fd, writing, function, fd, *args), timeout)
+            except asyncio.TimeoutError:  # not the builtin before Python 3.11
+                raise TimeoutError("timed out") from None
+    return await _call(fd, writing, function, sock, *args)
 
 
 async def send_fds(
@@ -58,15 +81,19 @@ async def send_fds(
     For a socket, the number of bytes sent is returned, as by
     :func:`uds.send_fds`. ``data`` must not be empty on a stream.
 
+    A socket must be non-blocking or have a timeout (``settimeout(t)``,
+    ``t > 0``): the call then waits on the loop, never in it, and the
+    timeout bounds that wait; the socket itself is left as it is.
+
     Raises:
         ValueError: a blocking socket, empty data with fds on a stream, too many fds.
         OSError: ``EBADF`` for an fd that is not open (nothing is sent).
         BrokenPipeError: the peer is gone.
+        TimeoutError: the socket's timeout expired.
     """
     fds = tuple(fds)
     if not isinstance(writer_or_socket, asyncio.StreamWriter):
-        fd = _nonblocking_fd(writer_or_socket)
-        sent: int = await _call(fd, True, _send_fds, writer_or_socket, data, fds)
+        sent: int = await _call_on_socket(writer_or_socket, True, _send_fds, data, fds)
         return sent
     writer = writer_or_socket
     transport = writer.transport
@@ -103,17 +130,19 @@ async def recv_fds(
     sends fds in answer to a request, or call ``transport.pause_reading()``
     beforehand, in which case reading stays paused afterwards.
 
+    A socket must be non-blocking or have a timeout, as for :func:`send_fds`.
+
     Returns:
         ``(data, fds)``; ``b""`` and no fds at end of stream.
 
     Raises:
         ValueError: a blocking socket, ``maxfds`` out of range.
         TypeError: the reader has no socket transport.
+        TimeoutError: the socket's timeout expired.
     """
     if not isinstance(reader_or_socket, asyncio.StreamReader):
-        fd = _nonblocking_fd(reader_or_socket)
-        received: tuple[bytes, ReceivedFds] = await _call(
-            fd, False, _recv_fds, reader_or_socket, bufsize, maxfds
+        received: tuple[bytes, ReceivedFds] = await _call_on_socket(
+            reader_or_socket, False, _recv_fds, bufsize, maxfds
         )
         return received
     reader = reader_or_socket
