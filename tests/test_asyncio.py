@@ -635,17 +635,17 @@ def test_from_fd_checks_listening_state_and_sets_cloexec(run: Runner[None]) -> N
         conn = UnixSeqpacketConn.from_fd(a.detach())
         listener = UnixSeqpacketListener.from_fd(listening.detach())
 
-    async def main() -> None:
-        async with conn, listener:
-            for adopted in (conn, listener):
-                assert_cloexec(adopted)
-                assert_nonblocking(adopted)
-            await conn.send(b"adopted")
-            assert b.recv(16) == b"adopted"
-            async with await UnixSeqpacketConn.connect(listener.local_unix_addr()) as client:
-                server, _ = await listener.accept()
-                async with server:
-                    await client.send(b"through the listener")
-                    assert await server.recv(32) == b"through the listener"
+        async def main() -> None:
+            async with conn, listener:
+                for adopted in (conn, listener):
+                    assert_cloexec(adopted)
+                    assert_nonblocking(adopted)
+                await conn.send(b"adopted")
+                assert b.recv(16) == b"adopted"
+                async with await UnixSeqpacketConn.connect(listener.local_unix_addr()) as client:
+                    server, _ = await listener.accept()
+                    async with server:
+                        await client.send(b"through the listener")
+                        assert await server.recv(32) == b"through the listener"
 
-    run(main())
+        run(main())

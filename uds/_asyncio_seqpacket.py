@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import socket
 from types import TracebackType
-from typing import Iterable, Optional, TypeVar
+from typing import ClassVar, Iterable, Optional, TypeVar
 
 from uds import _platform
 from uds._addr import AddrLike, UnixSocketAddr
@@ -17,6 +18,7 @@ from uds._credentials import ConnCredentials, initial_peer_credentials
 from uds._ext import accept_unix_addr, bind_unix_addr, local_unix_addr, peer_unix_addr, send_fds
 from uds._fd import FileDescriptorLike
 from uds._fds import ReceivedFds
+from uds._seqpacket import adopt_fd, new_pair, new_socket
 
 __all__ = ["UnixSeqpacketConn", "UnixSeqpacketListener"]
 
@@ -25,14 +27,9 @@ _NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)
 _SEND_FLAGS = _platform.SEND_FLAGS
 _RECV_FLAGS = _platform.RECV_FLAGS
 _MSG_TRUNC: int = _platform.current.MSG_TRUNC
-
-
-def _new_socket() -> socket.socket:
-    # Python adds SOCK_CLOEXEC; SOCK_NONBLOCK makes the fd non-blocking from the start.
-    sock = socket.socket(socket.AF_UNIX, _SEQPACKET | _NONBLOCK)
-    if not _NONBLOCK:
-        sock.setblocking(False)
-    return sock
+# Retry delays of a connect to a full backlog (seconds): see UnixSeqpacketConn.connect.
+_CONNECT_RETRY_FIRST = 0.001
+_CONNECT_RETRY_MAX = 0.05
 
 
 def _adopt(sock: socket.socket, what: str) -> socket.socket:
@@ -54,8 +51,9 @@ class _AsyncSocket(Closeable):
     """A non-blocking socket owned by one asyncio loop (the first one that awaits on it)."""
 
     __slots__ = ("_sock", "_waiter")
+    _LISTENING: ClassVar[bool]
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
         self._waiter: Optional[FdWaiter] = None
 
@@ -69,18 +67,17 @@ class _AsyncSocket(Closeable):
     def from_fd(cls: type[_S], fd: int) -> _S:
         """Take ownership of ``fd``, a unix seqpacket socket (``conn.detach()`` of a uds type).
 
-        The fd is made non-blocking. On error it is left open and unchanged.
+        Checked as by the blocking types' ``from_fd``; the fd is then made
+        close-on-exec and non-blocking.
 
         Raises:
-            ValueError: ``fd`` is not an ``AF_UNIX`` ``SOCK_SEQPACKET`` socket.
-            OSError: ``fd`` is not a socket (``ENOTSOCK``) or not open (``EBADF``).
+            OSError: ``ENOTSOCK`` not a socket, ``EAFNOSUPPORT`` not ``AF_UNIX``,
+                ``EPROTOTYPE`` not ``SOCK_SEQPACKET``, ``EINVAL`` a listener given
+                to the connection or the reverse, ``EBADF`` not open; the fd is
+                then left open, unchanged and still the caller's.
+            TypeError: ``fd`` is not an int.
         """
-        sock = socket.socket(fileno=fd)
-        try:
-            return cls(_adopt(sock, cls.__name__))
-        except BaseException:
-            sock.detach()
-            raise
+        return cls(adopt_fd(fd, True, cls._LISTENING))
 
     def fileno(self) -> int:
         """The fd (-1 once closed)."""
@@ -126,32 +123,42 @@ class UnixSeqpacketConn(_AsyncSocket):
     """
 
     __slots__ = ()
+    _LISTENING = False
 
     @classmethod
     async def connect(cls, addr: AddrLike) -> UnixSeqpacketConn:
         """Connect to the seqpacket listener at ``addr``.
+
+        While the listener's backlog is full the connect is retried after a
+        pause that grows from 1 ms to 50 ms: a unix socket has no readiness
+        event for room in a peer's backlog (an unconnected socket always polls
+        writable), so waiting for one would spin. Cancelling closes the socket.
 
         Raises:
             ConnectionRefusedError, FileNotFoundError: nobody listens there.
             ValueError: invalid address.
         """
         target = UnixSocketAddr.new(addr).to_std()
-        conn = cls(_new_socket())
+        sock = new_socket(True)
         try:
-            # A full backlog makes a unix connect fail with EAGAIN; it is retried.
-            await nonblocking_call(conn._wait(), True, conn._sock.connect, target)
+            delay = _CONNECT_RETRY_FIRST
+            while True:
+                try:
+                    sock.connect(target)
+                except BlockingIOError:
+                    # Linux: EAGAIN, the backlog is full (it never gives EINPROGRESS here).
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, _CONNECT_RETRY_MAX)
+                else:
+                    return cls(sock)
         except BaseException:
-            conn.close()
+            sock.close()
             raise
-        return conn
 
     @classmethod
     def pair(cls) -> tuple[UnixSeqpacketConn, UnixSeqpacketConn]:
         """Two connected seqpacket connections (``socketpair``)."""
-        a, b = socket.socketpair(socket.AF_UNIX, _SEQPACKET | _NONBLOCK)
-        if not _NONBLOCK:
-            a.setblocking(False)
-            b.setblocking(False)
+        a, b = new_pair(True)
         return cls(a), cls(b)
 
     @classmethod
@@ -215,7 +222,7 @@ class UnixSeqpacketConn(_AsyncSocket):
         return await nonblocking_call(self._wait(), False, _recv_fds, self._sock, bufsize, maxfds)
 
 
-def _recv_fds(sock: socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, bool, ReceivedFds]:
+def _recv_fds(sock: _socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, bool, ReceivedFds]:
     data, ancdata, flags, _ = sock.recvmsg(bufsize, fds_space(maxfds), _RECV_FLAGS)
     return data, bool(flags & _MSG_TRUNC), parse_fds(ancdata, flags, maxfds)
 
@@ -224,6 +231,7 @@ class UnixSeqpacketListener(_AsyncSocket):
     """A seqpacket listener for asyncio."""
 
     __slots__ = ()
+    _LISTENING = True
 
     @classmethod
     def bind(cls, addr: AddrLike, *, backlog: Optional[int] = None) -> UnixSeqpacketListener:
