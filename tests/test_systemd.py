@@ -190,6 +190,9 @@ def test_fds_meant_for_another_process_are_left_alone(clean_listen_env: pytest.M
         ({"LISTEN_FDS": "1x"}, "LISTEN_FDS='1x' is not a decimal number"),
         ({"LISTEN_FDS": "-1"}, "LISTEN_FDS='-1' is not a decimal number"),
         ({"LISTEN_FDS": "2", "LISTEN_FDNAMES": "a"}, "LISTEN_FDNAMES has 1 names for LISTEN_FDS=2"),
+        # sd_listen_fds rejects absurd counts (EINVAL); building the list would exhaust memory.
+        ({"LISTEN_FDS": "99999999999999"}, "LISTEN_FDS=99999999999999 is more than the"),
+        ({"LISTEN_FDS": str(2**31)}, "LISTEN_FDS=2147483648 is more than the"),
     ],
 )
 def test_malformed_environment(

@@ -14,6 +14,7 @@ import contextlib
 import errno
 import os
 import re
+import resource
 import socket
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping, NamedTuple, Optional, Union
@@ -48,6 +49,7 @@ LISTEN_FDS_START = 3
 
 _sys = _platform.current
 _LISTEN_VARIABLES = ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES")
+_INT_MAX = 2**31 - 1
 _DECIMAL = re.compile(r"[0-9]+\Z", re.ASCII)
 _getsockopt = _socket.socket.getsockopt
 _SO_DOMAIN: Optional[int] = getattr(socket, "SO_DOMAIN", None)
@@ -92,6 +94,12 @@ def _read_listen_environment() -> list[ListenFd]:
     if _parse_count("LISTEN_PID", pid_text) != os.getpid():
         return []  # meant for another process (inherited by a child)
     count = _parse_count("LISTEN_FDS", os.environ.get("LISTEN_FDS", "0"))
+    limit = _max_listen_fds()
+    if count > limit:
+        raise ValueError(
+            f"LISTEN_FDS={count} is more than the {limit} fds this process can have open "
+            f"(RLIMIT_NOFILE)"
+        )
     names_text = os.environ.get("LISTEN_FDNAMES")
     if names_text is None:
         names = ["unknown"] * count
@@ -102,6 +110,15 @@ def _read_listen_environment() -> list[ListenFd]:
                 f"LISTEN_FDNAMES has {len(names)} names for LISTEN_FDS={count}: {names_text!r}"
             )
     return [ListenFd(LISTEN_FDS_START + i, name) for i, name in enumerate(names)]
+
+
+def _max_listen_fds() -> int:
+    # Passed fds are numbered from LISTEN_FDS_START up, below the fd limit; the
+    # hard limit, as the soft one may have been lowered since they were passed.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY or hard > _INT_MAX:
+        hard = _INT_MAX
+    return max(hard - LISTEN_FDS_START, 0)
 
 
 def _unset_listen_environment() -> None:
@@ -118,7 +135,8 @@ def listen_fds_raw(unset_environment: bool = True) -> list[ListenFd]:
     that children do not see them.
 
     Raises:
-        ValueError: a variable is malformed, or ``LISTEN_FDNAMES`` has the wrong
+        ValueError: a variable is malformed, ``LISTEN_FDS`` is more than the fd
+            limit (``RLIMIT_NOFILE``) allows, or ``LISTEN_FDNAMES`` has the wrong
             number of names.
         OSError: ``EBADF`` when a promised fd is not open; the other passed fds
             are closed first.
