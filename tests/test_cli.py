@@ -9,8 +9,10 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -546,7 +548,13 @@ def test_listen_on_a_taken_path_leaves_the_file(tmp_path: pathlib.Path) -> None:
     path.write_text("precious")
     result = run_uds("listen", str(path))
     assert result.returncode == 1
-    assert result.stderr == f"uds: cannot listen on {path}: address already in use\n".encode()
+    assert (
+        result.stderr
+        == (
+            f"uds: cannot listen on {path}: cannot bind there: the path is a regular file, "
+            "not a socket; it is never replaced\n"
+        ).encode()
+    )
     assert path.read_text() == "precious"
 
 
@@ -605,3 +613,205 @@ def test_readme_cli_example_works(abstract_name: str) -> None:
             (out, err), (client_out, client_err) = finish_all((server, b"hello\n"), (client, b""))
     assert (server.returncode, out, err) == (0, b"hi\n", b"")
     assert (client.returncode, client_out, client_err) == (0, b"hello\n", b"")
+
+
+# names a peer controls are escaped ---------------------------------------------------------
+
+_FORGED = "x\nuds: peer pid 1, uid 0, gid 0\x1b[2J"
+
+
+def test_a_received_fds_file_name_cannot_forge_lines_or_reach_the_terminal(
+    abstract_name: str, tmp_path: pathlib.Path
+) -> None:
+    target = tmp_path / _FORGED
+    target.write_text("")
+    with uds_process("listen", "--seqpacket", abstract_name) as server:
+        wait_bound(abstract_name, socket.SOCK_SEQPACKET, server)
+        with (
+            uds.connect_to_unix_addr(abstract_name, socket.SOCK_SEQPACKET) as client,
+            open(target) as f,
+        ):
+            uds.send_fds(client, b"z", [f.fileno()])
+            client.shutdown(socket.SHUT_WR)
+            out, err = finish(server)
+    assert server.returncode == 0 and out == b"z"
+    assert b"\x1b" not in err
+    assert err.decode().splitlines() == [
+        f"uds: received fd: {tmp_path}/x\\x0auds: peer pid 1, uid 0, gid 0\\x1b[2J"
+    ]
+
+
+def test_json_keeps_the_exact_name_and_escapes_bytes_that_are_not_utf8(
+    abstract_name: str, tmp_path: pathlib.Path
+) -> None:
+    names = [tmp_path / _FORGED, pathlib.Path(os.fsdecode(bytes(tmp_path) + b"/bad\xff\\"))]
+    for name in names:
+        name.write_text("")
+    with uds_process("listen", "--seqpacket", "--json", abstract_name) as server:
+        wait_bound(abstract_name, socket.SOCK_SEQPACKET, server)
+        with uds.connect_to_unix_addr(abstract_name, socket.SOCK_SEQPACKET) as client:
+            files = [os.open(name, os.O_RDONLY | os.O_CLOEXEC) for name in names]
+            try:
+                uds.send_fds(client, b"z", files)
+            finally:
+                for fd in files:
+                    os.close(fd)
+            client.shutdown(socket.SHUT_WR)
+            out, err = finish(server)
+    assert server.returncode == 0
+    lines = err.decode("ascii").splitlines()  # json.dumps escapes everything else
+    assert [json.loads(line)["target"] for line in lines] == [
+        f"{tmp_path}/{_FORGED}",
+        f"{tmp_path}/bad\\xff\\",  # undecodable bytes as backslash escapes, as bytes.decode does
+    ]
+
+
+def test_a_peers_security_label_is_escaped_in_text_and_exact_in_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from uds._cli_relay import Reporter
+
+    fields: dict[str, object] = {
+        "pid": 7,
+        "uid": 0,
+        "gid": 0,
+        "groups": [],
+        "label": b"a\n\xc2\x9bb\xff",
+    }
+    Reporter(False).credentials(fields)
+    Reporter(True).credentials(fields)
+    text, event = capsys.readouterr().err.splitlines()
+    assert text == "uds: peer pid 7, uid 0, gid 0, label a\\x0a\\xc2\\x9bb\\xff"
+    assert json.loads(event)["label"] == "a\n\x9bb\\xff"
+
+
+# the relay cleans up after itself ----------------------------------------------------------
+
+
+def test_relay_error_path_closes_its_pipe_and_stops_its_thread() -> None:
+    from uds._cli_relay import Relay, Reporter, StdoutClosed
+
+    stdin_read, stdin_write = os.pipe()  # stdin stays open: the sender waits on it
+    stdout_read, stdout_write = os.pipe()
+    os.close(stdout_read)  # stdout's reader is gone
+    threads = threading.active_count()
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        with a, b:
+            b.send(b"data")
+            relay = Relay(
+                a,
+                socket.SOCK_SEQPACKET,
+                Reporter(False),
+                "test",
+                stdin=stdin_read,
+                stdout=stdout_write,
+            )
+            fds_during = set(os.listdir("/proc/self/fd"))
+            with pytest.raises(StdoutClosed):
+                relay.run()
+            assert set(os.listdir("/proc/self/fd")) == fds_during
+            assert threading.active_count() == threads
+    finally:
+        for fd in (stdin_read, stdin_write, stdout_write):
+            os.close(fd)
+
+
+def test_relay_stops_its_sender_when_the_peer_goes_while_stdin_is_open() -> None:
+    from uds._cli_relay import Relay, Reporter
+
+    stdin_read, stdin_write = os.pipe()
+    stdout_read, stdout_write = os.pipe()
+    threads = threading.active_count()
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with a:
+            b.sendall(b"bye")
+            b.close()
+            fds_during = set(os.listdir("/proc/self/fd"))
+            Relay(
+                a,
+                socket.SOCK_STREAM,
+                Reporter(False),
+                "test",
+                stdin=stdin_read,
+                stdout=stdout_write,
+            ).run()
+            assert set(os.listdir("/proc/self/fd")) == fds_during
+            assert threading.active_count() == threads
+            assert os.read(stdout_read, 10) == b"bye"
+    finally:
+        for fd in (stdin_read, stdin_write, stdout_read, stdout_write):
+            os.close(fd)
+
+
+# listen on paths: the library's explanation, --replace-stale, --mode ---------------------
+
+
+def test_listen_on_a_stale_socket_says_why_and_how(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "stale.sock")
+    uds.bind_unix_addr(path).close()
+    result = run_uds("listen", path)
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == (
+            f"uds: cannot listen on {path}: cannot bind there: the path is a socket file, "
+            "in use or stale; pass --replace-stale to replace it only if nobody is listening\n"
+        ).encode()
+    )
+    assert stat.S_ISSOCK(os.lstat(path).st_mode)
+
+
+def test_replace_stale_replaces_only_a_stale_socket(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "sock")
+    uds.bind_unix_addr(path).close()
+    with uds_process("listen", "--replace-stale", path) as server:
+        wait_bound(path, process=server)
+        with uds.connect_to_unix_addr(path) as client:
+            client.sendall(b"over the new socket")
+            client.shutdown(socket.SHUT_WR)
+            out, err = finish(server)
+    assert (server.returncode, out, err) == (0, b"over the new socket", b"")
+    assert not os.path.lexists(path)  # removed on exit: the cli created it
+    with uds.bind_unix_addr(path):
+        live = run_uds("listen", "--replace-stale", path)
+    assert live.returncode == 1
+    assert (
+        live.stderr
+        == (
+            f"uds: cannot listen on {path}: cannot bind there: the path is in use by a live "
+            "socket; it is never replaced\n"
+        ).encode()
+    )
+
+
+def test_listen_mode_sets_the_socket_files_permissions(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "sock")
+    with uds_process("listen", "--mode", "640", path) as server:
+        wait_bound(path, process=server)
+        assert stat.S_IMODE(os.lstat(path).st_mode) == 0o640
+        with uds.connect_to_unix_addr(path) as client:
+            client.shutdown(socket.SHUT_WR)
+            finish(server)
+    assert server.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--mode", "9"), b"uds listen: error: argument --mode: invalid octal mode: '9'"),
+        (("--mode", "17777"), b"uds listen: error: argument --mode: invalid octal mode: '17777'"),
+        (("--mode", "600", "@abstract"), b"uds: --mode and --replace-stale apply to paths"),
+        (("--replace-stale", "@abstract"), b"uds: --mode and --replace-stale apply to paths"),
+    ],
+)
+def test_path_options_are_checked_before_binding(
+    tmp_path: pathlib.Path, args: tuple[str, ...], message: bytes
+) -> None:
+    if not args[-1].startswith("@"):
+        args = (*args, str(tmp_path / "sock"))
+    result = run_uds("listen", *args)
+    assert result.returncode == 2
+    assert message in result.stderr, result.stderr
+    assert not os.path.lexists(tmp_path / "sock")

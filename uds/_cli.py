@@ -63,6 +63,11 @@ def _reason(error: OSError) -> str:
     if isinstance(error, UnsupportedPlatformError) or error.errno is None:
         return str(error.strerror or error)
     text = os.strerror(error.errno)
+    if error.strerror and error.strerror != text:
+        # The library's own explanation (say, why a path cannot be bound), in
+        # the command line's terms.
+        text = error.strerror.replace("pass replace_stale=True", "pass --replace-stale")
+        return " ".join(text.split())
     return text[:1].lower() + text[1:]
 
 
@@ -174,17 +179,31 @@ def cmd_connect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _octal_mode(text: str) -> int:
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o7777:
+        raise argparse.ArgumentTypeError(f"invalid octal mode: {text!r} (0 to 7777)")
+    return mode
+
+
 def cmd_listen(args: argparse.Namespace) -> int:
     """Listen on ADDR, serve one peer (or each in turn with --keep-open)."""
     addr = _address(args.address)
     if args.keep_open and args.send_fd:
         raise CliError("--send-fd cannot be combined with --keep-open", EXIT_USAGE)
+    if (args.mode is not None or args.replace_stale) and not addr.is_path:
+        raise CliError(f"--mode and --replace-stale apply to paths, not {addr}", EXIT_USAGE)
     reporter = Reporter(args.json)
     label = str(addr)
     with contextlib.ExitStack() as stack:
         fds = _open_all(args.send_fd, stack)
         try:
-            listener = bind_unix_addr(addr, args.type)
+            listener = bind_unix_addr(
+                addr, args.type, mode=args.mode, replace_stale=args.replace_stale
+            )
         except OSError as error:
             raise _failure(f"cannot listen on {addr}", error) from None
         stack.enter_context(listener)
@@ -287,6 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-open",
         action="store_true",
         help="serve peers one after another, only receiving (stdin is not read)",
+    )
+    listen.add_argument(
+        "--mode",
+        metavar="OCTAL",
+        type=_octal_mode,
+        help="permissions of the socket file (a path), set before anyone can connect",
+    )
+    listen.add_argument(
+        "--replace-stale",
+        action="store_true",
+        help="replace a socket file at the path if nobody listens on it",
     )
     listen.set_defaults(func=cmd_listen)
     connect = commands.add_parser(

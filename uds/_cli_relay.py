@@ -25,7 +25,7 @@ import threading
 from typing import Callable, Optional, Sequence
 
 from uds import _platform
-from uds._addr import UnixSocketAddr
+from uds._addr import UnixSocketAddr, _escape
 from uds._ancillary import recv_ancillary, send_ancillary
 from uds._credentials import initial_peer_credentials, initial_peer_selinux_context
 from uds._fds import ReceivedFds
@@ -53,15 +53,36 @@ class StdoutClosed(Exception):
     """Standard output was closed by the reader (``EPIPE``)."""
 
 
+def _text(value: object) -> str:
+    """``value`` for a text line: bytes a peer controls escaped as ``UnixSocketAddr`` does."""
+    if isinstance(value, bytes):
+        # Control characters could forge lines or drive the terminal.
+        return _escape(value)
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    return str(value)
+
+
+def _json_value(value: object) -> object:
+    # UTF-8 where it decodes, a backslash escape per byte where it does not:
+    # the same bytes always give the same valid JSON string.
+    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
+
+
 class Reporter:
-    """Writes events (peer credentials, received fds, warnings) to stderr, as text or JSON."""
+    """Writes events (peer credentials, received fds, warnings) to stderr, as text or JSON.
+
+    Values a peer controls (file names, security labels) are ``bytes``: escaped
+    on a text line, decoded into a JSON string.
+    """
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
 
     def _emit(self, event: str, text: str, **fields: object) -> None:
         if self.as_json:
-            line = json.dumps({"event": event, **fields}, sort_keys=True)
+            values = {key: _json_value(value) for key, value in fields.items()}
+            line = json.dumps({"event": event, **values}, sort_keys=True)
         else:
             line = f"uds: {text}"
         sys.stderr.write(line + "\n")
@@ -70,7 +91,7 @@ class Reporter:
     def credentials(self, fields: dict[str, object]) -> None:
         """Report the peer's credentials."""
         text = ", ".join(
-            f"{key} {' '.join(map(str, value)) if isinstance(value, list) else value}"
+            f"{key} {_text(value)}"
             for key, value in fields.items()
             if value is not None and value != []
         )
@@ -81,7 +102,7 @@ class Reporter:
         with fds:
             for fd in fds:
                 target = _fd_target(fd)
-                self._emit("fd", f"received fd: {target}", target=target)
+                self._emit("fd", f"received fd: {_text(target)}", target=target)
             if fds.truncated:
                 self._emit("fds-truncated", "warning: the kernel discarded fds that did not fit")
 
@@ -90,22 +111,23 @@ class Reporter:
         self._emit("warning", f"warning: {message}", message=message)
 
 
-def _fd_target(fd: int) -> str:
+def _fd_target(fd: int) -> bytes:
     try:
-        return os.readlink(f"/proc/self/fd/{fd}")
+        return os.readlink(b"/proc/self/fd/%d" % fd)
     except OSError:
-        return f"fd {fd} (target unknown)"
+        return b"fd %d (target unknown)" % fd
 
 
 def peer_summary(sock: socket.socket) -> dict[str, object]:
-    """The connected peer's pid, uid, gid, groups and security label (``None`` if none).
+    """The connected peer's pid, uid, gid, groups and security label (``bytes``, ``None`` if none).
 
     Raises:
         OSError: the credentials cannot be read.
     """
     creds = initial_peer_credentials(sock)
     try:
-        label: Optional[str] = os.fsdecode(initial_peer_selinux_context(sock)) or None
+        # The kernel may count a C string's terminating NUL in the label.
+        label: Optional[bytes] = initial_peer_selinux_context(sock).rstrip(b"\0") or None
     except OSError:
         label = None  # no security module labels sockets here
     return {
@@ -162,6 +184,7 @@ class Relay:
         self._peer: Optional[UnixSocketAddr] = None
         self._peer_known = threading.Event()
         self._send_error: Optional[BaseException] = None
+        self._stop_read = -1  # readable once the sender must stop
         self._last_credentials: Optional[object] = None
 
     # Sending ---------------------------------------------------------------------
@@ -193,6 +216,14 @@ class Relay:
         except OSError as error:
             raise RelayError(f"cannot send to {self.label}", error) from None
 
+    def _stdin_or_stop(self) -> bool:
+        """Wait until stdin has input or end of file (``True``) or the relay stops (``False``)."""
+        poller = select.poll()
+        poller.register(self.stdin, select.POLLIN)
+        poller.register(self._stop_read, select.POLLIN)
+        ready = dict(poller.poll())
+        return self._stop_read not in ready
+
     def _pump_stdin(self, done: int) -> None:
         try:
             if self.reply_to_sender:
@@ -201,6 +232,8 @@ class Relay:
                     self.reporter.warn("the sender is not bound to an address: cannot reply")
             pending = self.send_fds
             while True:
+                if not self._stdin_or_stop():
+                    return
                 try:
                     chunk = os.read(self.stdin, _STREAM_CHUNK)
                 except OSError as error:
@@ -295,23 +328,37 @@ class Relay:
                 self._checked(self._send_eof)
             self._receive_until_eof()
             return
-        done_read, done_write = os.pipe()
-        sender = threading.Thread(target=self._pump_stdin, args=(done_write,), daemon=True)
-        sender.start()
-        try:
-            self._receive_until_eof()
-        finally:
-            self._peer_known.set()  # never leave the sender waiting for a peer
-        # A failed sender sets its error before it shuts the socket down, so a
-        # hang-up seen here cannot hide the error.
-        finished = self._wait_for_sender(done_read) or self._send_error is not None
-        if finished:
-            sender.join()
-            os.close(done_read)
-            os.close(done_write)
-            self._raise_send_error()
-        # Otherwise the sender is blocked reading stdin; the process is about
-        # to exit, and closing its pipe under it could hit a reused fd.
+        with contextlib.ExitStack() as pipes:
+            done_read, done_write = os.pipe2(os.O_CLOEXEC)
+            pipes.callback(os.close, done_read)
+            pipes.callback(os.close, done_write)
+            self._stop_read, stop_write = os.pipe2(os.O_CLOEXEC)
+            pipes.callback(os.close, self._stop_read)
+            pipes.callback(os.close, stop_write)
+            sender = threading.Thread(target=self._pump_stdin, args=(done_write,), daemon=True)
+            sender.start()
+            finished = False
+            try:
+                self._receive_until_eof()
+                # A failed sender sets its error before it shuts the socket down,
+                # so a hang-up seen here cannot hide the error.
+                finished = self._wait_for_sender(done_read) or self._send_error is not None
+            finally:
+                self._stop(sender, stop_write, failed=not finished)
+            if finished:
+                self._raise_send_error()
+            # Otherwise the peer went away while stdin was still open: the
+            # sender was stopped, and what it would have sent has nowhere to go.
+
+    def _stop(self, sender: threading.Thread, stop_write: int, *, failed: bool) -> None:
+        """Stop the sender thread and wait for it, so that its pipes can be closed."""
+        self._peer_known.set()  # never leave the sender waiting for a peer
+        os.write(stop_write, b".")
+        if failed:
+            # Wakes a sender blocked on a full socket buffer.
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+        sender.join()
 
     def _wait_for_sender(self, done: int) -> bool:
         poller = select.poll()
