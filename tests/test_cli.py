@@ -431,11 +431,8 @@ def test_info_on_a_listening_path(tmp_path: pathlib.Path) -> None:
         status, info = info_json(path)
     assert status == 0
     assert info["state"] == "listening" and info["types"] == ["seqpacket"]
-    assert info["probes"] == {
-        "stream": "wrong-type",
-        "seqpacket": "reachable",
-        "dgram": "wrong-type",
-    }
+    assert info["method"] == "proc"
+    assert info["probes"] == {"stream": "none", "seqpacket": "listening", "dgram": "none"}
     assert info["file"]["type"] == "socket"  # type: ignore[index]
 
 
@@ -444,6 +441,9 @@ def test_info_on_a_stale_socket_file(tmp_path: pathlib.Path) -> None:
     uds.bind_unix_addr(path).close()  # the file stays behind
     status, info = info_json(path)
     assert status == 1 and info["state"] == "stale" and info["types"] == []
+    # /proc/net/unix has no socket under that name, which does not prove that
+    # nobody is bound to the file (another name, another network namespace).
+    assert info["method"] == "connect"
     text = run_uds("info", path)
     assert text.returncode == 1
     assert (
@@ -455,6 +455,7 @@ def test_info_on_a_bound_datagram_socket(abstract_name: str) -> None:
     with uds.bind_unix_addr(abstract_name, socket.SOCK_DGRAM):
         status, info = info_json(abstract_name)
     assert status == 0 and info["types"] == ["dgram"] and info["kind"] == "abstract"
+    assert info["method"] == "proc" and info["probes"]["dgram"] == "bound"  # type: ignore[index]
 
 
 def test_info_on_a_stream_socket_that_does_not_listen(tmp_path: pathlib.Path) -> None:
@@ -462,8 +463,8 @@ def test_info_on_a_stream_socket_that_does_not_listen(tmp_path: pathlib.Path) ->
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.bind(path)
         status, info = info_json(path)
-    assert status == 1 and info["state"] == "bound"
-    assert info["probes"] == {"stream": "refused", "seqpacket": "wrong-type", "dgram": "wrong-type"}
+    assert status == 1 and info["state"] == "bound" and info["method"] == "proc"
+    assert info["probes"] == {"stream": "bound", "seqpacket": "none", "dgram": "none"}
 
 
 def test_info_on_nothing(abstract_name: str, tmp_path: pathlib.Path) -> None:
@@ -475,11 +476,12 @@ def test_info_on_nothing(abstract_name: str, tmp_path: pathlib.Path) -> None:
             "state": "absent",
             "types": [],
             "file": None,
-            "probes": {"stream": "refused", "seqpacket": "refused", "dgram": "refused"},
+            "method": "proc",
+            "probes": {"stream": "none", "seqpacket": "none", "dgram": "none"},
         },
     )
     status, info = info_json(str(tmp_path / "missing"))
-    assert status == 1 and info["state"] == "absent"
+    assert status == 1 and info["state"] == "absent" and info["method"] is None
     regular = tmp_path / "file"
     regular.write_text("")
     status, info = info_json(str(regular))
@@ -508,6 +510,7 @@ def test_info_and_connect_report_permission_denied(tmp_path: pathlib.Path) -> No
             [*prefix, *uds_command("connect", path)], capture_output=True, timeout=TIMEOUT
         )
     assert info.returncode == 3, info.stderr
+    assert json.loads(info.stdout)["method"] == "connect"  # denied: nothing reaches the listener
     assert json.loads(info.stdout)["probes"] == {
         "stream": "permission-denied",
         "seqpacket": "permission-denied",
@@ -815,3 +818,68 @@ def test_path_options_are_checked_before_binding(
     assert result.returncode == 2
     assert message in result.stderr, result.stderr
     assert not os.path.lexists(tmp_path / "sock")
+
+
+# info does not disturb what it looks at ---------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["abstract", "path"])
+def test_info_does_not_take_a_one_shot_listeners_only_connection(
+    where: str, abstract_name: str, tmp_path: pathlib.Path
+) -> None:
+    address = abstract_name if where == "abstract" else str(tmp_path / "sock")
+    with uds_process("listen", "--seqpacket", address) as server:
+        wait_bound(address, socket.SOCK_SEQPACKET, server)
+        status, info = info_json(address)
+        text = run_uds("info", address)
+        assert (status, info["state"], info["types"]) == (0, "listening", ["seqpacket"])
+        assert info["method"] == "proc"
+        assert text.returncode == 0 and "  method: /proc/net/unix" in text.stdout.decode()
+        # The listener is still waiting for its one peer: this one.
+        with uds.connect_to_unix_addr(address, socket.SOCK_SEQPACKET) as client:
+            client.send(b"the real peer")
+            client.shutdown(socket.SHUT_WR)
+            out, err = finish(server)
+    assert (server.returncode, out, err) == (0, b"the real peer", b"")
+
+
+def test_info_connects_when_proc_knows_the_socket_by_another_name(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind("relative.sock")  # /proc/net/unix shows "relative.sock"
+        listener.listen()
+        assert is_bound("relative.sock", socket.SOCK_STREAM)
+        status, info = info_json(str(tmp_path / "relative.sock"))
+        assert (status, info["state"], info["method"]) == (0, "listening", "connect")
+        assert info["probes"]["stream"] == "reachable"  # type: ignore[index]
+        conn, _ = listener.accept()  # the probe's connection
+        conn.close()
+        # Named relatively, it could be another directory's "relative.sock": probed too.
+        status, info = info_json("relative.sock")
+        assert (status, info["state"], info["method"]) == (0, "listening", "connect")
+        conn, _ = listener.accept()
+        conn.close()
+
+
+def test_info_on_an_abstract_name_that_proc_shows_ambiguously(abstract_name: str) -> None:
+    # /proc/net/unix shows a NUL in an abstract name as "@": "@x\0y" and "@x@y" look alike.
+    decoy = uds.UnixSocketAddr.from_abstract(abstract_name[1:].encode() + b"\0y")
+    with uds.bind_unix_addr(decoy, socket.SOCK_DGRAM):
+        status, info = info_json(abstract_name + "@y")
+    assert (status, info["state"], info["method"]) == (1, "absent", "connect")
+
+
+def test_info_on_a_path_whose_listener_closed_but_a_connection_lives(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = str(tmp_path / "sock")
+    listener = uds.bind_unix_addr(path)
+    with listener, uds.connect_to_unix_addr(path):
+        conn, _ = uds.accept_unix_addr(listener)
+        listener.close()  # the file stays; the accepted connection still shows the path
+        with conn:
+            assert is_bound(path, socket.SOCK_STREAM, listening=False)
+            status, info = info_json(path)
+    assert (status, info["state"], info["method"]) == (1, "stale", "connect")
