@@ -19,7 +19,7 @@ import os
 import select
 import socket
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
@@ -30,6 +30,11 @@ from hypothesis import strategies as st
 
 import uds
 import uds.asyncio
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is in the dev extra
+    uvloop = None
 import uds.systemd
 from tests.helpers import open_fds
 from uds_mio_compat.net import UnixDatagram, UnixStream
@@ -72,9 +77,14 @@ class Session:
     def receive(self, bufsize: int, maxfds: int) -> Got:
         raise NotImplementedError
 
+    #: How this session makes its event loop (uvloop variants replace it).
+    new_loop: ClassVar[Callable[[], asyncio.AbstractEventLoop]] = staticmethod(
+        asyncio.new_event_loop
+    )
+
     def run(self, coroutine: Any) -> Any:
         if self.loop is None:
-            self.loop = asyncio.new_event_loop()
+            self.loop = self.new_loop()
         return self.loop.run_until_complete(coroutine)
 
     def readable(self) -> bool:
@@ -247,6 +257,21 @@ SESSIONS: dict[str, type[Session]] = {
     "mio UnixDatagram.recv_into": MioDatagramRecvInto,
     "mio UnixDatagram.recv_from": MioDatagramRecvFrom,
 }
+
+
+def _on_uvloop(base: type[Session]) -> type[Session]:
+    """The same session with its coroutines run on uvloop."""
+    return type(
+        f"Uvloop{base.__name__}", (base,), {"new_loop": staticmethod(uvloop.new_event_loop)}
+    )
+
+
+if uvloop is not None:
+    # uvloop opens a process-wide pipe with its first loop and keeps it: open it
+    # now, outside the per-test fd leak checks (as tests/test_asyncio.py does).
+    uvloop.new_event_loop().close()
+    for _name in [name for name in SESSIONS if name.startswith("asyncio.")]:
+        SESSIONS[f"uvloop:{_name}"] = _on_uvloop(SESSIONS[_name])
 
 
 @contextmanager
