@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
 from functools import total_ordering
@@ -221,8 +222,6 @@ class UnixSocketAddr:
             return cls.from_raw_bytes(os.fsencode(addr)) if addr else _UNNAMED
         if isinstance(addr, (bytes, bytearray)):
             return cls.from_raw_bytes(bytes(addr))
-        import errno
-
         raise OSError(errno.EAFNOSUPPORT, f"not the address of a unix socket: {addr!r}")
 
     # Queries ---------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _socket
 import errno
+import os
 import socket
 from array import array
 from typing import Iterable, Optional
@@ -209,8 +210,6 @@ def accept_unix_addr(listener: FileDescriptorLike) -> tuple[socket.socket, UnixS
     try:
         conn = socket.socket(fileno=fd)
     except BaseException:
-        import os
-
         os.close(fd)
         raise
     try:
@@ -382,8 +381,6 @@ def recv_fds_from(
     """Receive a datagram, up to ``maxfds`` fds and the sender's address."""
     received = recv_ancillary(sock, bufsize, max_fds=maxfds)
     if received.pidfd is not None:
-        import os
-
         os.close(received.pidfd)
     assert received.data is not None
     return received.data, received.fds, received.addr or UnixSocketAddr.new_unspecified()

@@ -18,6 +18,7 @@ non-blocking fd raises :class:`BlockingIOError`, exactly as the caller configure
 from __future__ import annotations
 
 import _socket
+import errno
 import socket
 from typing import Callable, Protocol, TypeVar, Union, runtime_checkable
 
@@ -143,8 +144,6 @@ def call_on_unix(sock: FileDescriptorLike, method: Callable[..., _R], *args: obj
 
 
 def _not_unix(sock: object, family: int) -> OSError:
-    import errno
-
     try:
         name = socket.AddressFamily(family).name
     except ValueError:

@@ -16,6 +16,7 @@ one the option is accepted and nothing is sent.
 
 from __future__ import annotations
 
+import errno
 import struct
 
 NAME = "linux"
@@ -121,13 +122,9 @@ def read_peer_credentials(sock: object) -> tuple[int | None, int, int | None, tu
     raw = sock.getsockopt(SOL_SOCKET, SO_PEERCRED, UCRED.size)  # type: ignore[attr-defined]
     pid, uid, gid = parse_ucred(raw)
     if pid == 0 and uid == 0xFFFFFFFF:
-        import errno
-
         raise OSError(errno.ENODATA, "the kernel recorded no peer credentials for this socket")
     if sock.getsockopt(SOL_SOCKET, SO_ACCEPTCONN):  # type: ignore[attr-defined]
         # listen() records the listener's own credentials there, for its clients.
-        import errno
-
         raise OSError(
             errno.EINVAL, "a listening socket has no peer (its own credentials are recorded)"
         )
