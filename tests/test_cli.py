@@ -883,3 +883,21 @@ def test_info_on_a_path_whose_listener_closed_but_a_connection_lives(
             assert is_bound(path, socket.SOCK_STREAM, listening=False)
             status, info = info_json(path)
     assert (status, info["state"], info["method"]) == (1, "stale", "connect")
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_termination_signals_clean_up_the_socket_file(
+    tmp_path: pathlib.Path, signum: int, status: int
+) -> None:
+    path = str(tmp_path / "svc.sock")
+    with uds_process("listen", path) as server:
+        wait_bound(path, process=server)
+        server.send_signal(signum)
+        out, err = finish(server)
+    assert (server.returncode, err) == (status, b"")
+    assert not os.path.exists(path)
+    with uds_process("listen", path) as again:  # the next listen is not refused
+        wait_bound(path, process=again)
+        again.send_signal(signal.SIGTERM)
+        finish(again)
+    assert again.returncode == 143

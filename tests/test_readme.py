@@ -20,10 +20,13 @@ def test_readme_has_python_snippets() -> None:
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_snippet_runs(code: str, tmp_path: pathlib.Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", code],
+        # Development mode and warnings as errors: an unclosed socket or file fails.
+        [sys.executable, "-X", "dev", "-W", "error", "-c", code],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, f"snippet failed:\n{code}\n--- stderr ---\n{result.stderr}"
+    # Warnings raised in finalisers are printed, not raised: look for them.
+    assert "ResourceWarning" not in result.stderr, result.stderr

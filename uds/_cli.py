@@ -12,9 +12,11 @@ import contextlib
 import errno
 import json
 import os
+import signal
 import socket
 import sys
-from typing import Callable, Optional, Sequence
+import threading
+from typing import Callable, Iterator, Optional, Sequence
 
 from uds import _platform
 from uds._addr import UnixSocketAddr
@@ -36,6 +38,8 @@ EXIT_USAGE = 2
 EXIT_PERMISSION = 3
 EXIT_INTERRUPTED = 130
 EXIT_STDOUT_CLOSED = 141
+# Exit status 128 + the signal number, as a shell reports a process it killed.
+_TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 _SO_PASSCRED: Optional[int] = getattr(_platform.current, "SO_PASSCRED", None)
 _PERMISSION_ERRNOS = (errno.EACCES, errno.EPERM)
@@ -331,12 +335,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C so that cleanup runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated(signum)
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into an exception while the command runs.
+
+    Their default action would kill the process on the spot, leaving the socket
+    file of ``listen PATH`` behind (and the next ``listen`` refused). Only the
+    main thread can set handlers; elsewhere (tests calling :func:`main`) the
+    dispositions are left alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in _TERMINATING_SIGNALS}
+    for signum, handler in previous.items():
+        if handler == signal.SIG_DFL:  # an ignored signal stays ignored
+            signal.signal(signum, _raise_terminated)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``uds`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     args = build_parser().parse_args(argv)
     command: Callable[[argparse.Namespace], int] = args.func
     try:
-        return command(args)
+        with _terminate_cleanly():
+            return command(args)
     except CliError as error:
         sys.stderr.write(f"uds: {error.message}\n")
         return error.status
@@ -344,3 +384,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_STDOUT_CLOSED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except _Terminated as terminated:
+        return 128 + terminated.signum
