@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 from uds._closeable import Closeable
 from uds_mio_compat._interest import Interest
@@ -40,9 +41,12 @@ class Waker(Closeable):
             for a fresh fd); OSError if the fd cannot be created.
     """
 
-    __slots__ = ("_read_fd", "_registry", "_write_fd")
+    __slots__ = ("_lock", "_read_fd", "_registry", "_write_fd")
 
     def __init__(self, registry: Registry, token: Token) -> None:
+        # Held by wake() across its write and by close() across its closes, so that
+        # a wake() racing close() cannot write to an fd number the OS has reused.
+        self._lock = threading.Lock()
         self._read_fd, self._write_fd = _new_channel()
         try:
             registry.register(self._read_fd, token, Interest.READABLE)
@@ -58,16 +62,17 @@ class Waker(Closeable):
         Raises:
             ValueError: the waker is closed.
         """
-        fd = self._write_fd
-        if fd < 0:
-            raise ValueError("wake() on a closed Waker")
-        try:
-            if _HAS_EVENTFD:
-                os.eventfd_write(fd, 1)
-            else:
-                os.write(fd, b"\x01")
-        except BlockingIOError:
-            pass  # the counter or pipe is full: a wake-up is already pending
+        with self._lock:
+            fd = self._write_fd
+            if fd < 0:
+                raise ValueError("wake() on a closed Waker")
+            try:
+                if _HAS_EVENTFD:
+                    os.eventfd_write(fd, 1)
+                else:
+                    os.write(fd, b"\x01")
+            except BlockingIOError:
+                pass  # the counter or pipe is full: a wake-up is already pending
 
     def _drain(self) -> None:
         try:
@@ -84,7 +89,11 @@ class Waker(Closeable):
         return self._read_fd
 
     def close(self) -> None:
-        """Deregister and close the waker; safe to call twice."""
+        """Deregister and close the waker; safe to call twice.
+
+        Once it returns, :meth:`wake` raises ``ValueError`` in every thread; a
+        ``wake`` running concurrently finishes its write first.
+        """
         if self._read_fd < 0:
             return
         shared = self._registry._shared
@@ -94,7 +103,8 @@ class Waker(Closeable):
         except (FileNotFoundError, ValueError):
             pass  # deregistered by the user, or the selector is closed
         finally:
-            self._close_fds()
+            with self._lock:
+                self._close_fds()
 
     def _close_fds(self) -> None:
         read_fd, write_fd = self._read_fd, self._write_fd
