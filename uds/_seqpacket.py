@@ -1,17 +1,28 @@
 """Seqpacket sockets: what the listener and the connection share.
 
 The classes live in :mod:`uds._seqpacket_conn` and :mod:`uds._seqpacket_listener`;
-this module creates, adopts and configures the ``_socket.socket`` they wrap.
+this module creates, adopts and configures the ``_socket.socket`` they wrap, and
+holds the one wait-with-deadline loop every blocking operation uses.
 
 Blocking and non-blocking objects differ only in a flag and in the mode of their
 fd: a blocking one has a blocking fd and CPython timeout ``None``, a non-blocking
 one has ``O_NONBLOCK`` and timeout ``0``. Either way CPython issues each system
 call exactly once (it polls only for a positive timeout), so the hot path is the
-bare C method. Read and write timeouts are the kernel's ``SO_RCVTIMEO`` and
-``SO_SNDTIMEO``: separate for each direction (the stdlib has one timeout per
-socket), free when they do not expire, and shared by clones as the kernel
-shares them. An expired timeout comes back as ``EAGAIN``, which the blocking
-types turn into :class:`TimeoutError` in their ``except`` clause, off the hot path.
+bare C method.
+
+Read and write timeouts are kept on the Python object, not in the kernel:
+``SO_RCVTIMEO``/``SO_SNDTIMEO`` restart from their full value each time CPython
+retries a call a signal interrupted (PEP 475), so a steady signal kept them from
+ever expiring. While a blocking object has a timeout, its fd is ``O_NONBLOCK``:
+each operation tries the system call first and, only when it would block,
+polls for the right direction against a deadline fixed at that moment and
+recomputed after every wake-up, then retries (:meth:`SeqpacketSocket._retry`).
+Without timeouts the fd is blocking and nothing but the system call runs.
+
+Timeouts and the non-blocking flag live in a :class:`BlockingState` that clones
+share, because the ``O_NONBLOCK`` flag they derive is shared too (``dup`` gives
+one open file). A fd handed out by ``detach()`` keeps ``O_NONBLOCK`` if a
+timeout was set.
 """
 
 from __future__ import annotations
@@ -20,9 +31,10 @@ import _socket
 import errno
 import math
 import os
+import select
 import socket
-import struct
-from typing import Optional, TypeVar
+import time
+from typing import Callable, Optional, TypeVar
 
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._bind import SocketFile, bind_path
@@ -38,9 +50,9 @@ __all__ = [
     "clone",
     "bind_to",
     "connect_to",
-    "set_timeout_option",
-    "get_timeout_option",
+    "check_timeout",
     "timed_out",
+    "BlockingState",
     "describe",
 ]
 
@@ -52,9 +64,11 @@ _SOL_SOCKET = socket.SOL_SOCKET
 _SO_TYPE = socket.SO_TYPE
 _SO_DOMAIN: Optional[int] = getattr(socket, "SO_DOMAIN", None)
 _SO_ACCEPTCONN: Optional[int] = getattr(socket, "SO_ACCEPTCONN", None)
-# struct timeval with the native time_t and suseconds_t (both long on Linux and the BSDs).
-_TIMEVAL = struct.Struct("@ll")
-_MICROS = 1_000_000
+_POLLIN = select.POLLIN
+_POLLOUT = select.POLLOUT
+_monotonic = time.monotonic
+# poll() takes a C int of milliseconds; longer waits are done in several polls.
+_MAX_POLL_MS = 2**31 - 1
 
 
 def new_socket(nonblocking: bool) -> _socket.socket:
@@ -67,8 +81,8 @@ def new_socket(nonblocking: bool) -> _socket.socket:
         return _SocketType(_AF_UNIX, _SOCK_SEQPACKET | _SOCK_NONBLOCK)
     sock = _SocketType(_AF_UNIX, _SOCK_SEQPACKET)
     if sock.gettimeout() is not None:
-        # socket.setdefaulttimeout() made it non-blocking; our blocking types use
-        # the kernel's timeouts instead.
+        # socket.setdefaulttimeout() made it non-blocking; our blocking types
+        # keep their own timeouts instead.
         sock.setblocking(True)
     return sock
 
@@ -232,40 +246,33 @@ def connect_to(
     return sock
 
 
-def set_timeout_option(sock: _socket.socket, option: int, timeout: Optional[float]) -> None:
-    """Set ``SO_RCVTIMEO``/``SO_SNDTIMEO`` to ``timeout`` seconds (``None``: no timeout).
+def check_timeout(timeout: Optional[float]) -> Optional[float]:
+    """Validate a read, write or accept timeout in seconds (``None``: wait forever).
 
-    Sub-microsecond timeouts are rounded up, never down to 0 (which would mean
-    "no timeout"); the kernel further rounds to its clock tick.
+    Returns:
+        ``timeout`` unchanged.
 
     Raises:
         ValueError: ``timeout`` is zero, negative, NaN or infinite.
         TypeError: ``timeout`` is not a number.
     """
     if timeout is None:
-        seconds = micros = 0
-    else:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds or None, not {timeout!r}")
-        if not 0 < timeout < math.inf:
-            raise ValueError(
-                f"timeout must be a positive finite number of seconds (or None), got {timeout!r}"
-            )
-        total = max(1, math.ceil(timeout * _MICROS))
-        seconds, micros = divmod(total, _MICROS)
-    sock.setsockopt(_SOL_SOCKET, option, _TIMEVAL.pack(seconds, micros))
-
-
-def get_timeout_option(sock: _socket.socket, option: int) -> Optional[float]:
-    """The ``SO_RCVTIMEO``/``SO_SNDTIMEO`` timeout in seconds, ``None`` if there is none."""
-    seconds, micros = _TIMEVAL.unpack(sock.getsockopt(_SOL_SOCKET, option, _TIMEVAL.size))
-    if not seconds and not micros:
         return None
-    return float(seconds + micros / _MICROS)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, not {timeout!r}")
+    try:
+        finite = 0 < float(timeout) < math.inf
+    except OverflowError:  # an int beyond float
+        finite = False
+    if not finite:
+        raise ValueError(
+            f"timeout must be a positive finite number of seconds (or None), got {timeout!r}"
+        )
+    return timeout
 
 
 def timed_out(what: str) -> TimeoutError:
-    """The error a blocking type raises when the kernel reports its timeout expired."""
+    """The error a blocking type raises when its timeout expired."""
     return TimeoutError(errno.ETIMEDOUT, f"{what} timed out")
 
 
@@ -285,12 +292,31 @@ def describe(name: str, sock: _socket.socket, peer: bool) -> str:
 
 
 _S = TypeVar("_S", bound="SeqpacketSocket")
+_R = TypeVar("_R")
+
+
+class BlockingState:
+    """Whether a socket is non-blocking and its timeouts; clones share one.
+
+    ``read`` is the accept timeout for a listener.
+    """
+
+    __slots__ = ("nonblocking", "read", "write")
+
+    def __init__(self, nonblocking: bool) -> None:
+        self.nonblocking = nonblocking
+        self.read: Optional[float] = None
+        self.write: Optional[float] = None
+
+    def fd_nonblocking(self) -> bool:
+        """Whether the fd must be ``O_NONBLOCK``: asked for, or needed to time out."""
+        return self.nonblocking or self.read is not None or self.write is not None
 
 
 class SeqpacketSocket(Closeable):
     """What every seqpacket object (listener or connection, either mode) does the same way."""
 
-    __slots__ = ("_nonblocking", "_sock")
+    __slots__ = ("_sock", "_state")
 
     #: Whether instances start non-blocking; the only difference between the types.
     _NONBLOCKING = False
@@ -298,12 +324,12 @@ class SeqpacketSocket(Closeable):
     _HAS_PEER = True
 
     _sock: _socket.socket
-    _nonblocking: bool
+    _state: BlockingState
 
     def __init__(self, sock: _socket.socket) -> None:
         """Wrap ``sock``, already in the mode of the class; use the class methods instead."""
         self._sock = sock
-        self._nonblocking = self._NONBLOCKING
+        self._state = BlockingState(self._NONBLOCKING)
 
     def local_unix_addr(self) -> UnixSocketAddr:
         """The address this socket is bound to (unnamed unless bound)."""
@@ -317,17 +343,74 @@ class SeqpacketSocket(Closeable):
     def try_clone(self: _S) -> _S:
         """A second object for the same socket (``dup``): it shares the queue, mode and timeouts.
 
+        Later changes to the mode or a timeout through either object apply to both.
+
         Raises:
             OSError: ``EMFILE``.
         """
         copy = type(self)(clone(self._sock))
-        copy._nonblocking = self._nonblocking
+        copy._state = self._state
         return copy
 
     def set_nonblocking(self, nonblocking: bool) -> None:
-        """Switch ``O_NONBLOCK``: then calls that would block raise :class:`BlockingIOError`."""
-        self._sock.setblocking(not nonblocking)
-        self._nonblocking = bool(nonblocking)
+        """Switch to non-blocking mode: then calls that would block raise :class:`BlockingIOError`.
+
+        Switching back restores blocking calls and any timeouts set before.
+        """
+        state = self._state
+        state.nonblocking = bool(nonblocking)
+        self._sock.setblocking(not state.fd_nonblocking())
+
+    def _set_timeout(self, reading: bool, timeout: Optional[float]) -> None:
+        """Set the read (or accept) or the write timeout and put the fd in the mode it needs.
+
+        Raises:
+            ValueError, TypeError: as :func:`check_timeout`, before anything changes.
+        """
+        timeout = check_timeout(timeout)
+        state = self._state
+        if reading:
+            state.read = timeout
+        else:
+            state.write = timeout
+        self._sock.setblocking(not state.fd_nonblocking())
+
+    def _retry(self, reading: bool, what: str, method: Callable[..., _R], *args: object) -> _R:
+        """Wait until ``method(*args)``, which just would have blocked, succeeds; return its result.
+
+        The deadline is the direction's timeout from now; each wake-up (readiness,
+        a signal whose handler returned, a spurious one) retries the call and
+        waits again for what remains. A direction without a timeout waits forever.
+
+        Raises:
+            TimeoutError: the deadline passed (``ETIMEDOUT``).
+            Exception: what ``method`` or a signal handler raises.
+        """
+        state = self._state
+        timeout = state.read if reading else state.write
+        # A fresh poll object per wait, not one cached per socket: CPython refuses
+        # concurrent poll() calls on one object, and a reader and a writer thread
+        # may wait on the same socket.
+        poller = select.poll()
+        poller.register(self._sock, _POLLIN if reading else _POLLOUT)
+        if timeout is None:
+            while True:
+                poller.poll()
+                try:
+                    return method(*args)
+                except BlockingIOError:
+                    pass
+        deadline = _monotonic() + timeout
+        while True:
+            remaining = deadline - _monotonic()
+            if remaining <= 0:
+                raise timed_out(what)
+            # Rounded up: a wake-up just short of the deadline would spin.
+            poller.poll(min(math.ceil(remaining * 1000), _MAX_POLL_MS))
+            try:
+                return method(*args)
+            except BlockingIOError:
+                pass
 
     def fileno(self) -> int:
         """The socket's fd (-1 once closed); what selectors register."""

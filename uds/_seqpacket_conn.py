@@ -16,7 +16,6 @@ platform needs it.
 from __future__ import annotations
 
 import _socket
-import socket
 from array import array
 from typing import Iterable, Optional, Sequence, Tuple, TypeVar, Union
 
@@ -46,12 +45,13 @@ _MSG_PEEK: int = _sys.MSG_PEEK
 _MSG_DONTWAIT: int = _sys.MSG_DONTWAIT
 _SOL_SOCKET: int = _sys.SOL_SOCKET
 _SCM_RIGHTS: int = _sys.SCM_RIGHTS
-_SO_RCVTIMEO = socket.SO_RCVTIMEO
-_SO_SNDTIMEO = socket.SO_SNDTIMEO
-_SO_ERROR = socket.SO_ERROR
 _NO_ANCILLARY: tuple[()] = ()
+_send = _socket.socket.send
 _sendmsg = _socket.socket.sendmsg
+_recv = _socket.socket.recv
+_recv_into = _socket.socket.recv_into
 _recvmsg = _socket.socket.recvmsg
+_recvmsg_into = _socket.socket.recvmsg_into
 _array = array
 
 _C = TypeVar("_C", bound="_SeqpacketConn")
@@ -174,9 +174,9 @@ class _SeqpacketConn(_core.SeqpacketSocket):
         try:
             return self._sock.send(data, flags | _SEND_FLAGS)
         except BlockingIOError:
-            if self._nonblocking or flags & _MSG_DONTWAIT:
+            if self._state.nonblocking or flags & _MSG_DONTWAIT:
                 raise
-            raise _core.timed_out("send") from None
+        return self._retry(False, "send", _send, self._sock, data, flags | _SEND_FLAGS)
 
     def send_vectored(self, buffers: Iterable[Buffer]) -> int:
         """Send one packet gathered from ``buffers``; return its length.
@@ -184,12 +184,13 @@ class _SeqpacketConn(_core.SeqpacketSocket):
         Raises:
             as :meth:`send`.
         """
+        packet = as_buffers(buffers)
         try:
-            return _sendmsg(self._sock, as_buffers(buffers), _NO_ANCILLARY, _SEND_FLAGS)
+            return _sendmsg(self._sock, packet, _NO_ANCILLARY, _SEND_FLAGS)
         except BlockingIOError:
-            if self._nonblocking:
+            if self._state.nonblocking:
                 raise
-            raise _core.timed_out("send") from None
+        return self._retry(False, "send", _sendmsg, self._sock, packet, _NO_ANCILLARY, _SEND_FLAGS)
 
     def send_fds(self, data: Buffer, fds: Iterable[FileDescriptorLike]) -> int:
         """Send ``data`` as one packet carrying ``fds`` (ints or objects with ``fileno()``).
@@ -218,9 +219,9 @@ class _SeqpacketConn(_core.SeqpacketSocket):
         try:
             return _sendmsg(self._sock, (data,), ancillary, _SEND_FLAGS)
         except BlockingIOError:
-            if self._nonblocking:
+            if self._state.nonblocking:
                 raise
-            raise _core.timed_out("send") from None
+        return self._retry(False, "send", _sendmsg, self._sock, (data,), ancillary, _SEND_FLAGS)
 
     # Receiving ------------------------------------------------------------------
 
@@ -237,9 +238,9 @@ class _SeqpacketConn(_core.SeqpacketSocket):
         try:
             return self._sock.recv(bufsize, flags)
         except BlockingIOError:
-            if self._nonblocking or flags & _MSG_DONTWAIT:
+            if self._state.nonblocking or flags & _MSG_DONTWAIT:
                 raise
-            raise _core.timed_out("recv") from None
+        return self._retry(True, "recv", _recv, self._sock, bufsize, flags)
 
     def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         """Receive one packet into ``buffer``; return the bytes stored (the stdlib signature).
@@ -250,17 +251,22 @@ class _SeqpacketConn(_core.SeqpacketSocket):
         try:
             return self._sock.recv_into(buffer, nbytes, flags)
         except BlockingIOError:
-            if self._nonblocking or flags & _MSG_DONTWAIT:
+            if self._state.nonblocking or flags & _MSG_DONTWAIT:
                 raise
-            raise _core.timed_out("recv") from None
+        return self._retry(True, "recv", _recv_into, self._sock, buffer, nbytes, flags)
 
     def _recv_vectored(self, buffers: Iterable[WritableBuffer], flags: int) -> tuple[int, bool]:
+        targets = list(buffers)
         try:
-            nbytes, _, msg_flags, _ = self._sock.recvmsg_into(list(buffers), 0, flags)
+            nbytes, _, msg_flags, _ = self._sock.recvmsg_into(targets, 0, flags)
         except BlockingIOError:
-            if self._nonblocking:
+            if self._state.nonblocking:
                 raise
-            raise _core.timed_out("recv") from None
+        else:
+            return nbytes, bool(msg_flags & _MSG_TRUNC)
+        nbytes, _, msg_flags, _ = self._retry(
+            True, "recv", _recvmsg_into, self._sock, targets, 0, flags
+        )
         return nbytes, bool(msg_flags & _MSG_TRUNC)
 
     def recv_vectored(self, buffers: Iterable[WritableBuffer]) -> tuple[int, bool]:
@@ -296,9 +302,13 @@ class _SeqpacketConn(_core.SeqpacketSocket):
         try:
             data, ancdata, msg_flags, _ = _recvmsg(self._sock, bufsize, space, _RECV_FLAGS)
         except BlockingIOError:
-            if self._nonblocking:
+            if self._state.nonblocking:
                 raise
-            raise _core.timed_out("recv") from None
+        else:
+            return data, msg_flags & _MSG_TRUNC != 0, parse_fds(ancdata, msg_flags, maxfds)
+        data, ancdata, msg_flags, _ = self._retry(
+            True, "recv", _recvmsg, self._sock, bufsize, space, _RECV_FLAGS
+        )
         return data, msg_flags & _MSG_TRUNC != 0, parse_fds(ancdata, msg_flags, maxfds)
 
     def peek(self, bufsize: int) -> bytes:
@@ -332,30 +342,36 @@ class UnixSeqpacketConn(_SeqpacketConn):
     __slots__ = ()
 
     def set_read_timeout(self, timeout: Optional[float]) -> None:
-        """Make receives give up with :class:`TimeoutError` after ``timeout`` seconds.
+        """Make each receive give up with :class:`TimeoutError` after ``timeout`` seconds.
 
-        ``None`` waits forever. Kept in the kernel (``SO_RCVTIMEO``), so clones share it.
+        The time counts from the start of the call; signals do not restart it.
+        ``None`` waits forever. Clones share the setting. While either timeout
+        is set the fd is ``O_NONBLOCK`` (see :mod:`uds._seqpacket`).
 
         Raises:
             ValueError: ``timeout`` is zero, negative or not finite.
+            TypeError: ``timeout`` is not a number.
         """
-        _core.set_timeout_option(self._sock, _SO_RCVTIMEO, timeout)
+        self._set_timeout(True, timeout)
 
     def read_timeout(self) -> Optional[float]:
-        """The read timeout in seconds (rounded to the kernel's tick), or ``None``."""
-        return _core.get_timeout_option(self._sock, _SO_RCVTIMEO)
+        """The read timeout in seconds as set, or ``None``."""
+        return self._state.read
 
     def set_write_timeout(self, timeout: Optional[float]) -> None:
-        """Make sends give up with :class:`TimeoutError` after ``timeout`` seconds.
+        """Make each send give up with :class:`TimeoutError` after ``timeout`` seconds.
+
+        As :meth:`set_read_timeout`, for sends.
 
         Raises:
             ValueError: ``timeout`` is zero, negative or not finite.
+            TypeError: ``timeout`` is not a number.
         """
-        _core.set_timeout_option(self._sock, _SO_SNDTIMEO, timeout)
+        self._set_timeout(False, timeout)
 
     def write_timeout(self) -> Optional[float]:
-        """The write timeout in seconds (rounded to the kernel's tick), or ``None``."""
-        return _core.get_timeout_option(self._sock, _SO_SNDTIMEO)
+        """The write timeout in seconds as set, or ``None``."""
+        return self._state.write
 
 
 class NonblockingUnixSeqpacketConn(_SeqpacketConn):

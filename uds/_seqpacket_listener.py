@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import _socket
-import socket
-from typing import Generic, Optional, TypeVar
+from typing import Generic, Optional, TypeVar, Union
 
 from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr
@@ -13,9 +12,6 @@ from uds._seqpacket_conn import NonblockingUnixSeqpacketConn, UnixSeqpacketConn,
 
 __all__ = ["UnixSeqpacketListener", "NonblockingUnixSeqpacketListener"]
 
-_SO_RCVTIMEO = socket.SO_RCVTIMEO
-_SO_ERROR = socket.SO_ERROR
-_SOL_SOCKET = socket.SOL_SOCKET
 # The C accept: accept4(SOCK_CLOEXEC), returning (fd, raw address) unwrapped.
 _accept = _socket.socket._accept  # type: ignore[attr-defined]
 _DEFAULT_BACKLOG = 128
@@ -120,12 +116,7 @@ class _SeqpacketListener(_core.SeqpacketSocket, Generic[_ConnT]):
             BlockingIOError: non-blocking and nobody is waiting.
             TimeoutError: the accept timeout expired.
         """
-        try:
-            fd, raw = _accept(self._sock)
-        except BlockingIOError:
-            if self._nonblocking:
-                raise
-            raise _core.timed_out("accept") from None
+        fd, raw = self._accept_raw()
         conn_class = self._CONN
         conn = conn_class(_core.adopt(fd, conn_class._NONBLOCKING))
         try:
@@ -134,6 +125,14 @@ class _SeqpacketListener(_core.SeqpacketSocket, Generic[_ConnT]):
             conn.close()
             raise
         return conn, addr
+
+    def _accept_raw(self) -> tuple[int, Union[str, bytes, None]]:
+        try:
+            return _accept(self._sock)  # type: ignore[no-any-return]
+        except BlockingIOError:
+            if self._state.nonblocking:
+                raise
+        return self._retry(True, "accept", _accept, self._sock)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Close the socket; safe to call more than once.
@@ -169,16 +168,20 @@ class UnixSeqpacketListener(_SeqpacketListener[UnixSeqpacketConn]):
     def set_timeout(self, timeout: Optional[float]) -> None:
         """Make :meth:`accept_unix_addr` give up with :class:`TimeoutError` after ``timeout`` s.
 
-        ``None`` waits forever. Kept in the kernel (``SO_RCVTIMEO``), so clones share it.
+        The time counts from the start of the call; signals do not restart it.
+        ``None`` waits forever. Clones share the setting. While it is set the
+        fd is ``O_NONBLOCK`` (see :mod:`uds._seqpacket`); accepted connections
+        are blocking, without timeouts.
 
         Raises:
             ValueError: ``timeout`` is zero, negative or not finite.
+            TypeError: ``timeout`` is not a number.
         """
-        _core.set_timeout_option(self._sock, _SO_RCVTIMEO, timeout)
+        self._set_timeout(True, timeout)
 
     def timeout(self) -> Optional[float]:
-        """The accept timeout in seconds (rounded to the kernel's tick), or ``None``."""
-        return _core.get_timeout_option(self._sock, _SO_RCVTIMEO)
+        """The accept timeout in seconds as set, or ``None``."""
+        return self._state.read
 
 
 class NonblockingUnixSeqpacketListener(_SeqpacketListener[NonblockingUnixSeqpacketConn]):
