@@ -35,6 +35,15 @@ def _kind(poll: Poll) -> str:
 # --- 1. wake() racing close() ---------------------------------------------------
 
 
+def _wake_until_error(waker: Waker, started: threading.Event, outcome: list[BaseException]) -> None:
+    started.set()
+    try:
+        while True:
+            waker.wake()
+    except BaseException as exc:
+        outcome.append(exc)
+
+
 @pytest.mark.parametrize("eventfd", [True, False], ids=["eventfd", "pipe"])
 def test_wake_racing_close_never_writes_into_a_reused_fd(
     eventfd: bool, monkeypatch: pytest.MonkeyPatch
@@ -50,16 +59,7 @@ def test_wake_racing_close_never_writes_into_a_reused_fd(
                 waker = Waker(poll.registry, Token(9))
                 started = threading.Event()
                 outcome: list[BaseException] = []
-
-                def hammer(waker: Waker = waker) -> None:
-                    started.set()
-                    try:
-                        while True:
-                            waker.wake()
-                    except BaseException as exc:  # noqa: BLE001 - recorded and checked below
-                        outcome.append(exc)
-
-                thread = threading.Thread(target=hammer)
+                thread = threading.Thread(target=_wake_until_error, args=(waker, started, outcome))
                 thread.start()
                 started.wait()
                 waker.close()
@@ -182,16 +182,45 @@ def test_signal_handler_that_raises_interrupts_poll(poll: Poll, sigusr1: None) -
             raised.set()
             raise _Interrupt
 
-    signal.signal(signal.SIGUSR1, handler)
-    thread = threading.Thread(target=_signal_until, args=(raised, stop))
-    thread.start()
-    try:
-        with pytest.raises(_Interrupt):
-            poll.poll(Events.with_capacity(4), timeout=30)
-    finally:
-        stop.set()
-        thread.join()
-    assert raised.is_set()
+    # A registered source that never becomes ready: selectors2's SelectSelector
+    # returns at once when nothing is registered.
+    a, b = socket.socketpair()
+    with a, b:
+        poll.registry.register(a, Token(1), R)
+        signal.signal(signal.SIGUSR1, handler)
+        thread = threading.Thread(target=_signal_until, args=(raised, stop))
+        thread.start()
+        try:
+            with pytest.raises(_Interrupt):
+                poll.poll(Events.with_capacity(4), timeout=30)
+        finally:
+            stop.set()
+            thread.join()
+        assert raised.is_set()
+        poll.registry.deregister(a)
+
+
+def test_waker_woken_from_a_signal_handler_ends_poll(poll: Poll, sigusr1: None) -> None:
+    woke = threading.Event()
+    stop = threading.Event()
+    with Waker(poll.registry, Token(7)) as waker:
+
+        def handler(signum: int, frame: Optional[FrameType]) -> None:
+            if _inside_poll(frame):
+                waker.wake()
+                woke.set()
+
+        signal.signal(signal.SIGUSR1, handler)
+        thread = threading.Thread(target=_signal_until, args=(woke, stop))
+        thread.start()
+        events = Events.with_capacity(4)
+        try:
+            poll.poll(events, timeout=30)
+        finally:
+            stop.set()
+            thread.join()
+        assert woke.is_set()
+        assert [event.token for event in events] == [7]
 
 
 def test_signal_handler_that_returns_does_not_end_poll_a_waker_does(

@@ -24,6 +24,7 @@ __all__ = [
     "POLLOUT",
     "POLLERR",
     "POLLHUP",
+    "POLLNVAL",
     "POLLRDHUP",
 ]
 
@@ -33,6 +34,7 @@ POLLIN: int = select.POLLIN
 POLLOUT: int = select.POLLOUT
 POLLERR: int = select.POLLERR
 POLLHUP: int = select.POLLHUP
+POLLNVAL: int = select.POLLNVAL
 POLLRDHUP: int = getattr(select, "POLLRDHUP", 0)
 _PROBE_EVENTS = POLLIN | POLLOUT | POLLRDHUP
 
@@ -106,7 +108,8 @@ def _is_factory(selector: object) -> bool:
 def probe_mask(fd: int) -> int:
     """The poll(2) revents of ``fd`` right now (0 when nothing is pending).
 
-    ``POLLNVAL`` (the fd was closed) is reported as ``POLLERR``.
+    ``POLLNVAL`` (the fd was closed) comes with ``POLLERR`` added, as
+    :class:`Event` treats both as an error.
     """
     poller = select.poll()
     poller.register(fd, _PROBE_EVENTS)
@@ -114,6 +117,6 @@ def probe_mask(fd: int) -> int:
     if not ready:
         return 0
     mask: int = ready[0][1]
-    if mask & select.POLLNVAL:
+    if mask & POLLNVAL:
         mask |= POLLERR
     return mask

@@ -5,7 +5,7 @@ from __future__ import annotations
 import selectors
 from typing import Any, Iterator, Optional
 
-from uds_mio_compat._backend import POLLERR, POLLHUP, POLLOUT, POLLRDHUP, probe_mask
+from uds_mio_compat._backend import POLLERR, POLLHUP, POLLNVAL, POLLOUT, POLLRDHUP, probe_mask
 from uds_mio_compat._token import Token
 
 __all__ = ["Event", "Events"]
@@ -13,6 +13,8 @@ __all__ = ["Event", "Events"]
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 _CLOSED_READ = POLLHUP | POLLRDHUP
+# POLLNVAL: the fd was closed while registered; the recorded poll(2) masks carry it raw.
+_ERROR = POLLERR | POLLNVAL
 
 
 class Event:
@@ -58,8 +60,13 @@ class Event:
         return bool(mask & POLLHUP or (mask & POLLERR and mask & POLLOUT) or mask == POLLERR)
 
     def is_error(self) -> bool:
-        """The fd has a pending error (``POLLERR``); ``SO_ERROR`` tells which."""
-        return bool(self._raw() & POLLERR)
+        """Whether the fd has a pending error or was closed while registered.
+
+        A pending error is ``POLLERR`` (``SO_ERROR`` tells which); a closed fd is
+        ``POLLNVAL``, which only poll selectors report (see "Sources closed while
+        registered" in :mod:`uds_mio_compat`).
+        """
+        return bool(self._raw() & _ERROR)
 
     def __repr__(self) -> str:
         flags = [

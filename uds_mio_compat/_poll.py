@@ -7,7 +7,7 @@ from typing import Any, Optional, Union
 from uds._closeable import Closeable
 from uds_mio_compat._backend import SelectorLike, make_selector
 from uds_mio_compat._event import Events
-from uds_mio_compat._registry import Registry, _Shared
+from uds_mio_compat._registry import Registry, _Shared, closed_error
 
 __all__ = ["Poll"]
 
@@ -18,7 +18,8 @@ class Poll(Closeable):
     ``selector`` is ``None`` (``selectors.DefaultSelector``), a selector class
     (``selectors.SelectSelector``, ``PollSelector``, ``EpollSelector``,
     selectors2's, any ``BaseSelector``) that Poll instantiates, or a selector
-    instance. Poll owns the selector either way: :meth:`close` closes it.
+    instance. Poll owns the selector either way: :meth:`close` closes it, and
+    after that every operation of the Poll and its Registry raises ``ValueError``.
 
     Raises:
         TypeError: ``selector`` is not a selector class or instance.
@@ -48,17 +49,26 @@ class Poll(Closeable):
     def poll(self, events: Events, timeout: Optional[float] = None) -> None:
         """Wait until a source is ready or ``timeout`` seconds pass; fill ``events``.
 
-        ``timeout`` ``None`` waits indefinitely and ``0`` returns at once. A
-        signal handler that raises interrupts the wait; otherwise interrupted
-        waits return with what is ready (possibly nothing). When the last poll
-        found more ready sources than ``events`` holds, this one reports the
-        rest at once, without waiting (they may be spurious by now).
+        ``timeout`` ``None`` waits indefinitely and ``0`` returns at once. When
+        the last poll found more ready sources than ``events`` holds, this one
+        reports the rest at once, without waiting (they may be spurious by now).
+
+        Signals: the handler of a signal that arrives during the wait runs in
+        the main thread; if it raises, the exception propagates out of ``poll``.
+        If it returns, the selector resumes waiting with the remaining timeout
+        (PEP 475), so ``poll`` still returns only when a source is ready or the
+        timeout has passed. To end a wait early, from a signal handler or
+        another thread, call :meth:`Waker.wake`. (selectors2's
+        ``SelectSelector`` does not wait at all while nothing is registered.)
 
         Raises:
-            OSError: from the selector (``EBADF`` for a closed registered fd
-                with select/poll selectors).
+            ValueError: the Poll is closed.
+            OSError: from the selector; ``EBADF`` from select selectors when a
+                registered fd was closed without being deregistered.
         """
         shared = self._shared
+        if shared.closed:
+            raise closed_error("poll()")
         backlog = self._backlog
         if backlog:
             stale = shared.stale
@@ -90,8 +100,13 @@ class Poll(Closeable):
         events._fill(ready, masks, self._shared.stale)
 
     def close(self) -> None:
-        """Close the selector; registered sources stay open."""
-        self._shared.selector.close()
+        """Close the selector; registered sources and wakers stay open. Idempotent."""
+        shared = self._shared
+        if shared.closed:
+            return
+        shared.closed = True
+        self._backlog = []
+        shared.selector.close()
 
     def __repr__(self) -> str:
         return f"Poll(selector={self._shared.selector!r})"

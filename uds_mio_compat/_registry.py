@@ -18,13 +18,19 @@ __all__ = ["Registry"]
 class _Shared:
     """State of one Poll that every clone of its Registry sees."""
 
-    __slots__ = ("selector", "stale", "wakers")
+    __slots__ = ("closed", "selector", "stale", "wakers")
 
     def __init__(self, selector: Any) -> None:
         self.selector = selector
+        self.closed = False
         # ids of selector keys dropped since the last poll (see Events.__iter__)
         self.stale: set[int] = set()
         self.wakers: dict[int, Waker] = {}
+
+
+def closed_error(operation: str) -> ValueError:
+    """The error of ``operation`` on a closed Poll."""
+    return ValueError(f"{operation}: the Poll is closed")
 
 
 def _check(token: object, interest: object) -> int:
@@ -41,7 +47,8 @@ class Registry:
     """Registers sources (fds or objects with ``fileno()``) with a :class:`Poll`.
 
     Registries are not thread-safe: register, reregister and deregister from
-    the thread that polls (use a :class:`Waker` to reach it from others).
+    the thread that polls (use a :class:`Waker` to reach it from others). Once
+    the Poll is closed, every method raises ``ValueError``.
     """
 
     __slots__ = ("_shared",)
@@ -52,14 +59,18 @@ class Registry:
     def register(self, source: FileDescriptorLike, token: Token, interest: Interest) -> None:
         """Report ``interest`` readiness of ``source`` with ``token``.
 
-        The source is identified by its fd: it must stay open until it is
-        deregistered, and closing it without deregistering leaves a stale entry.
+        The source is identified by its fd: deregister it before closing it
+        (see "Sources closed while registered" in :mod:`uds_mio_compat` for what
+        each selector does otherwise).
 
         Raises:
+            ValueError: the Poll is closed.
             FileExistsError: the fd is already registered (``EEXIST``).
             TypeError, ValueError: bad source, token or interest.
             OSError: from the selector (``EBADF`` for a closed fd with epoll).
         """
+        if self._shared.closed:
+            raise closed_error("register()")
         events = _check(token, interest)
         fd = fileno_of(source)
         try:
@@ -71,8 +82,11 @@ class Registry:
         """Change the token and interest of a registered ``source``.
 
         Raises:
+            ValueError: the Poll is closed.
             FileNotFoundError: ``source`` is not registered (``ENOENT``).
         """
+        if self._shared.closed:
+            raise closed_error("reregister()")
         events = _check(token, interest)
         fd = fileno_of(source)
         selector = self._shared.selector
@@ -87,8 +101,11 @@ class Registry:
         """Stop reporting ``source``; events of it not yet iterated are skipped.
 
         Raises:
+            ValueError: the Poll is closed.
             FileNotFoundError: ``source`` is not registered (``ENOENT``).
         """
+        if self._shared.closed:
+            raise closed_error("deregister()")
         fd = fileno_of(source)
         try:
             key = self._shared.selector.unregister(fd)
@@ -97,7 +114,13 @@ class Registry:
         self._shared.stale.add(id(key))
 
     def try_clone(self) -> Registry:
-        """Another handle on the same registrations (mio's ``Registry::try_clone``)."""
+        """Another handle on the same registrations (mio's ``Registry::try_clone``).
+
+        Raises:
+            ValueError: the Poll is closed.
+        """
+        if self._shared.closed:
+            raise closed_error("try_clone()")
         return Registry(self._shared)
 
     def __repr__(self) -> str:

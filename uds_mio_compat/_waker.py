@@ -46,7 +46,8 @@ class Waker(Closeable):
     def __init__(self, registry: Registry, token: Token) -> None:
         # Held by wake() across its write and by close() across its closes, so that
         # a wake() racing close() cannot write to an fd number the OS has reused.
-        self._lock = threading.Lock()
+        # Re-entrant: a signal handler may call wake() in a thread already inside it.
+        self._lock = threading.RLock()
         self._read_fd, self._write_fd = _new_channel()
         try:
             registry.register(self._read_fd, token, Interest.READABLE)
@@ -101,7 +102,7 @@ class Waker(Closeable):
         try:
             self._registry.deregister(self._read_fd)
         except (FileNotFoundError, ValueError):
-            pass  # deregistered by the user, or the selector is closed
+            pass  # deregistered by the user, or the Poll is closed
         finally:
             with self._lock:
                 self._close_fds()
