@@ -60,9 +60,44 @@ answers ``is_read_closed()``, ``is_write_closed()`` and ``is_error()``:
   these calls on an event asks ``poll(2)`` about the fd with a zero timeout
   (one system call); the answer describes the fd at that moment.
 
+Sources closed while registered
+-------------------------------
+Deregister a source before closing it. A source closed while still registered
+is left to the selector, and each does something else with it:
+
+- epoll (``EpollSelector``, the default on Linux): the kernel drops the
+  registration once no fd refers to the open file any more, so the source is
+  silently never reported again (while a ``dup`` of it is open, the file keeps
+  being reported under the old token).
+- poll (``PollSelector``): every poll reports the source as ready (per its
+  interest) with ``is_error()`` true (``POLLNVAL``), until it is deregistered.
+- select (``SelectSelector``): every :meth:`Poll.poll` raises ``OSError``
+  ``EBADF``, until it is deregistered.
+
+Deregistering the closed fd's number works with every selector. Once the OS
+reuses that number for a new fd, the poll and select selectors watch the new
+fd under the old token.
+
+Closing
+-------
+:meth:`Poll.close` closes the selector, not the registered sources or wakers,
+and may be called again. After it, like operations on a closed file, every
+operation of the Poll and its registries (``poll``, ``register``,
+``reregister``, ``deregister``, ``try_clone``, creating a :class:`Waker`)
+raises ``ValueError``. A Waker stays usable until it is closed itself.
+
+Signals
+-------
+A signal handler that raises interrupts :meth:`Poll.poll` with its exception.
+One that returns does not end the wait: the selector resumes it with the
+remaining timeout (PEP 475). To end a wait early, call :meth:`Waker.wake`
+(from the handler or from another thread).
+
 Threads
 -------
 Only :meth:`Waker.wake` may be called from another thread than the polling one.
+It is safe against a concurrent :meth:`Waker.close`: once ``close`` returns,
+``wake`` raises ``ValueError`` and never writes to the fd's reused number.
 """
 
 from uds_mio_compat._event import Event, Events
