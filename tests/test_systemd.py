@@ -352,7 +352,7 @@ def test_notify_falls_back_to_seqpacket(
     monkeypatch: pytest.MonkeyPatch, abstract_name: str, tmp_path: pathlib.Path, where: str
 ) -> None:
     address = abstract_name if where == "abstract" else str(tmp_path / "notify")
-    with uds.UnixSeqpacketListener.bind_unix_addr(address) as manager:  # type: ignore[misc]
+    with uds.UnixSeqpacketListener.bind_unix_addr(address) as manager:
         monkeypatch.setenv("NOTIFY_SOCKET", address)
         assert notify("READY=1")
         conn, _ = manager.accept_unix_addr()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import _socket
-from typing import Generic, Optional, TypeVar, Union
+from typing import Any, Generic, Optional, TypeVar, Union
 
 from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr
@@ -16,7 +16,7 @@ __all__ = ["UnixSeqpacketListener", "NonblockingUnixSeqpacketListener"]
 _accept = _socket.socket._accept  # type: ignore[attr-defined]
 _DEFAULT_BACKLOG = 128
 
-_L = TypeVar("_L", bound="_SeqpacketListener[_SeqpacketConn]")
+_L = TypeVar("_L", bound="_SeqpacketListener[Any]")
 _ConnT = TypeVar("_ConnT", bound=_SeqpacketConn)
 
 

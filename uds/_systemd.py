@@ -205,9 +205,7 @@ def _wrap(fd: int) -> Listening:
     if family == socket.AF_UNIX and kind == socket.SOCK_SEQPACKET:
         # Accept=yes units pass connections rather than the listener.
         if call_on(fd, _getsockopt, socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
-            # The ignore: _SeqpacketListener's self-type bound is invariant in
-            # its connection type, so mypy rejects every classmethod call.
-            return UnixSeqpacketListener.from_fd(fd)  # type: ignore[misc]
+            return UnixSeqpacketListener.from_fd(fd)
         return UnixSeqpacketConn.from_fd(fd)
     return socket.socket(family, kind, 0, fd)
 
