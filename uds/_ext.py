@@ -11,7 +11,6 @@ import _socket
 import errno
 import os
 import socket
-from array import array
 from typing import Iterable, Optional
 
 from uds import _platform
@@ -247,17 +246,8 @@ def send_fds(sock: FileDescriptorLike, data: Buffer, fds: Iterable[FileDescripto
         if isinstance(sock, _SocketType):
             return _sendmsg(sock, (data,), (), _SEND_FLAGS)
         return call_on(sock, _sendmsg, (data,), (), _SEND_FLAGS)
-    if len(fds) > _SCM_MAX_FD:
-        return send_ancillary(sock, data, fds=fds)
-    try:
-        numbers = array("i", fds)
-    except (TypeError, OverflowError):
-        numbers = fd_array(fds)  # converts fileno() objects, or says what is wrong
-    else:
-        if min(numbers) < 2:  # maybe a bool or a negative number: look closer
-            numbers = fd_array(fds)
     # sendmsg reads the array through the buffer protocol: no bytes copy needed.
-    rights = ((_SOL_SOCKET, _SCM_RIGHTS, numbers),)
+    rights = ((_SOL_SOCKET, _SCM_RIGHTS, fd_array(fds)),)
     # Inlined call_on_unix: this is the hot path.
     if isinstance(sock, _SocketType) and _family_of(sock) == _AF_UNIX:
         return _sendmsg(sock, (data,), rights, _SEND_FLAGS)

@@ -24,7 +24,7 @@ from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer, as_buffers
 from uds._bind import PathLike
-from uds._cmsg import fd_array, fds_space, parse_fds, rights_cmsg
+from uds._cmsg import fd_array, fds_space, parse_fds
 from uds._credentials import (
     ConnCredentials,
     initial_peer_credentials,
@@ -52,17 +52,11 @@ _recv = _socket.socket.recv
 _recv_into = _socket.socket.recv_into
 _recvmsg = _socket.socket.recvmsg
 _recvmsg_into = _socket.socket.recvmsg_into
-_array = array
 
 _C = TypeVar("_C", bound="_SeqpacketConn")
 _Ancillary = Sequence[Tuple[int, int, Union[bytes, "array[int]"]]]
 # The control-buffer size for each valid maxfds, as fds_space() computes it.
 _FDS_SPACE = {count: fds_space(count) for count in range(_SCM_MAX_FD + 1)}
-
-
-def _rights(fds: Iterable[FileDescriptorLike]) -> _Ancillary:
-    rights = rights_cmsg(fds)
-    return (rights,) if rights[2] else _NO_ANCILLARY
 
 
 class _SeqpacketConn(_core.SeqpacketSocket):
@@ -204,18 +198,9 @@ class _SeqpacketConn(_core.SeqpacketSocket):
             TypeError: an fd is neither an int nor has ``fileno()``.
             BrokenPipeError, BlockingIOError, TimeoutError: as :meth:`send`.
         """
-        if type(fds) is list and 0 < len(fds) <= _SCM_MAX_FD:
-            try:
-                numbers = _array("i", fds)
-            except (TypeError, OverflowError):
-                numbers = fd_array(fds)  # converts fileno() objects, or says what is wrong
-            else:
-                if min(numbers) < 2:  # maybe a bool or a negative number: look closer
-                    numbers = fd_array(fds)
-            # sendmsg takes any buffer: the array is not copied to bytes.
-            ancillary: _Ancillary = ((_SOL_SOCKET, _SCM_RIGHTS, numbers),)
-        else:
-            ancillary = _rights(fds)
+        # sendmsg takes any buffer: the array is not copied to bytes.
+        numbers = fd_array(fds)
+        ancillary: _Ancillary = ((_SOL_SOCKET, _SCM_RIGHTS, numbers),) if numbers else _NO_ANCILLARY
         try:
             return _sendmsg(self._sock, (data,), ancillary, _SEND_FLAGS)
         except BlockingIOError:
