@@ -262,3 +262,15 @@ def test_darwin_sets_cloexec_after_receive() -> None:
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_reserved_room_uses_the_c_size_of_each_struct() -> None:
+    """A timestamp is reserved with sizeof(struct timeval), padding included (16 on LP64)."""
+    import ctypes
+
+    class CTimeval(ctypes.Structure):  # long tv_sec; int tv_usec (Darwin, NetBSD)
+        _fields_ = [("tv_sec", ctypes.c_long), ("tv_usec", ctypes.c_int)]
+
+    assert ctypes.sizeof(CTimeval) == 16
+    assert (ctypes.sizeof(CTimeval),) == darwin.UNSOLICITED_CMSG_SIZES
+    assert ctypes.sizeof(CTimeval) in netbsd.UNSOLICITED_CMSG_SIZES

@@ -70,7 +70,10 @@ _PID = struct.Struct("=i")
 # struct timeval { __darwin_time_t tv_sec (long); __darwin_suseconds_t tv_usec (int); }
 TIMEVAL = struct.Struct("@li")
 
-UNSOLICITED_CMSG_SIZES = (TIMEVAL.size,)
+# sizeof(struct timeval) on LP64 is 16: the C struct ends with 4 bytes of
+# padding after the int tv_usec, which struct.Struct("@li") does not count.
+TIMEVAL_C_SIZE = 16
+UNSOLICITED_CMSG_SIZES = (TIMEVAL_C_SIZE,)
 
 
 def parse_xucred(raw: bytes) -> tuple[int, int | None, tuple[int, ...]]:
