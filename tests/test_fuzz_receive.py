@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import uds
 import uds.ancillary
 from tests.helpers import FilenoOnly, open_fds
+from tests.strategies import hand_made_ancillary
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SUN_PATH = 108
@@ -205,32 +206,6 @@ def test_receive_paths_report_exactly_what_arrived(
 
 # Hand-made control messages -----------------------------------------------------------
 
-_cmsg = st.tuples(
-    st.sampled_from([socket.SOL_SOCKET, socket.SOL_SOCKET, 0, 6, 17, 0x7FFFFFFF]),
-    st.sampled_from([SCM_RIGHTS, SCM_RIGHTS, SCM_CREDENTIALS, 0, 3, 4, 29, 35, 99]),
-    st.one_of(
-        # fd arrays with bogus numbers: negative, huge, closed, standard streams
-        st.lists(st.sampled_from([-1, -(2**31), 2**31 - 1, 999_999, 0, 1, 2]), max_size=6).map(
-            lambda fds: array("i", fds).tobytes()
-        ),
-        st.binary(max_size=64),
-    ),
-)
-
-
-# Messages the kernel accepts: real fds (the standard streams) in SCM_RIGHTS,
-# mixed with control messages of other levels, which unix sockets skip.
-_valid_rights = st.lists(st.sampled_from([0, 1, 2]), min_size=1, max_size=6).map(
-    lambda fds: (socket.SOL_SOCKET, SCM_RIGHTS, array("i", fds).tobytes())
-)
-_foreign_level = st.tuples(
-    st.sampled_from([0, 6, 17, 0x7FFFFFFF]), st.integers(0, 99), st.binary(max_size=64)
-)
-_ancillary = st.one_of(
-    st.lists(_cmsg, min_size=1, max_size=4),
-    st.lists(st.one_of(_valid_rights, _foreign_level), min_size=1, max_size=4),
-)
-
 
 def _fds_in(ancillary: list[tuple[int, int, bytes]]) -> int:
     return sum(
@@ -242,7 +217,7 @@ def _fds_in(ancillary: list[tuple[int, int, bytes]]) -> int:
 
 @pytest.mark.parametrize("receiver", list(RECEIVERS))
 @FUZZ
-@given(ancillary=_ancillary, maxfds=st.integers(0, 8))
+@given(ancillary=hand_made_ancillary, maxfds=st.integers(0, 8))
 def test_bogus_control_messages_are_refused_or_received_cleanly(
     receiver: str, ancillary: list[tuple[int, int, bytes]], maxfds: int
 ) -> None:

@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - uvloop is in the dev extra
     uvloop = None
 import uds.systemd
 from tests.helpers import open_fds
+from tests.strategies import hand_made_ancillary
 from uds_mio_compat.net import UnixDatagram, UnixStream
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -351,22 +352,9 @@ def test_receive_methods_report_exactly_what_arrived(
     assert open_fds() == before
 
 
-_cmsg = st.tuples(
-    st.sampled_from([socket.SOL_SOCKET, socket.SOL_SOCKET, 0, 6, 17, 0x7FFFFFFF]),
-    st.sampled_from([SCM_RIGHTS, SCM_RIGHTS, SCM_CREDENTIALS, 0, 3, 4, 29, 35, 99]),
-    st.one_of(
-        # fd arrays with bogus numbers: negative, huge, not open, standard streams
-        st.lists(st.sampled_from([-1, -(2**31), 2**31 - 1, 999_999, 0, 1, 2]), max_size=6).map(
-            lambda fds: array("i", fds).tobytes()
-        ),
-        st.binary(max_size=64),
-    ),
-)
-
-
 @pytest.mark.parametrize("name", list(SESSIONS))
 @FUZZ
-@given(ancillary=st.lists(_cmsg, min_size=1, max_size=4), maxfds=st.integers(0, 8))
+@given(ancillary=hand_made_ancillary, maxfds=st.integers(0, 8))
 def test_bogus_control_messages_are_refused_or_received_cleanly(
     name: str, ancillary: list[tuple[int, int, bytes]], maxfds: int
 ) -> None:
