@@ -244,13 +244,11 @@ class UnixSeqpacketListener(_AsyncSocket):
             OSError: the address is taken (``EADDRINUSE``).
             ValueError: invalid address.
         """
-        sock = bind_unix_addr(addr, _SEQPACKET | _NONBLOCK)
-        try:
-            sock.listen(socket.SOMAXCONN if backlog is None else backlog)
+        # SOCK_NONBLOCK in the type: created non-blocking (timeout 0), and listening.
+        backlog = socket.SOMAXCONN if backlog is None else backlog
+        sock = bind_unix_addr(addr, _SEQPACKET | _NONBLOCK, backlog=backlog)
+        if not _NONBLOCK:  # no SOCK_NONBLOCK flag on this OS (macOS)
             sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
         return cls(sock)
 
     @classmethod

@@ -32,14 +32,12 @@ class UnixListener(NetSocket):
             FileExistsError, OSError: the address is taken (``EADDRINUSE``).
             ValueError: invalid address.
         """
-        # SOCK_NONBLOCK in the type: created non-blocking and close-on-exec at once.
-        sock = bind_unix_addr(addr, _STREAM | NONBLOCK)
-        try:
-            sock.listen(_DEFAULT_BACKLOG if backlog is None else backlog)
+        # SOCK_NONBLOCK in the type: created non-blocking (timeout 0) and
+        # close-on-exec at once, and bind_unix_addr makes it listen.
+        backlog = _DEFAULT_BACKLOG if backlog is None else backlog
+        sock = bind_unix_addr(addr, _STREAM | NONBLOCK, backlog=backlog)
+        if not NONBLOCK:  # no SOCK_NONBLOCK flag on this OS (macOS)
             sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
         return cls(sock)
 
     @classmethod
