@@ -161,13 +161,14 @@ def parse_fds(ancdata: AncData, msg_flags: int, max_fds: int) -> ReceivedFds:
 
 _new_list = list.__new__
 _extend = list.extend
+_delitem = list.__delitem__
 _UNPACK_FDS = tuple(struct.Struct(f"{n}i").unpack for n in range(_SCM_MAX_FD + 1))
 
 
 def drop_excess_fds(fds: ReceivedFds, max_fds: int) -> None:
     """Close the fds past the first ``max_fds`` and mark ``fds`` truncated."""
     excess = fds[max_fds:]
-    del fds[max_fds:]
+    _delitem(fds, slice(max_fds, None))  # ReceivedFds refuses `del`; list's own does not
     fds.truncated = True
     close_all(excess)
 
@@ -225,7 +226,7 @@ def parse_ancillary(
             if level != sol_socket:
                 result.unknown.append((level, kind, data))
             elif kind == scm_rights:
-                result.fds.extend(_ints(data))
+                _extend(result.fds, _ints(data))
             elif kind == scm_pidfd:
                 # A pidfd the kernel could not install (EMFILE…) arrives as -errno.
                 numbers = [number for number in _ints(data) if number >= 0]
