@@ -6,6 +6,7 @@ import errno
 import os
 import socket
 import stat
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,14 +88,17 @@ def test_the_file_never_appears_with_another_mode(
     """A thread lstat()s the target in a busy loop while it is bound over and over.
 
     Every mode it ever observes must be the final one; it also checks that every
-    private directory it catches is 0o700.
+    private directory it catches is 0o700. The first socket is held open until
+    the watcher has seen it, so the check is never vacuous: a watcher thread that
+    the scheduler left waiting for the GIL through all the binds used to make
+    this test fail at random under load.
     """
     os.umask(0)
     path = tmp_path / "s.sock"
     seen_modes: set[int] = set()
     seen_dirs: set[int] = set()
     observations = 0
-    stop = threading.Event()
+    observed, stop = threading.Event(), threading.Event()
 
     def watch() -> None:
         nonlocal observations
@@ -102,6 +106,7 @@ def test_the_file_never_appears_with_another_mode(
             try:
                 seen_modes.add(os.lstat(path).st_mode)
                 observations += 1
+                observed.set()
             except FileNotFoundError:
                 pass
             for entry in os.scandir(tmp_path):
@@ -111,16 +116,22 @@ def test_the_file_never_appears_with_another_mode(
                     except FileNotFoundError:
                         pass
 
+    # Switch threads often, so that the watcher also runs between the rapid binds.
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
+        with uds.bind_unix_addr(path, mode=0o600, unlink_on_close=True):
+            assert observed.wait(timeout=30), "the watcher never saw the socket"
         for _ in range(200):
             with uds.bind_unix_addr(path, mode=0o600, unlink_on_close=True):
                 pass
     finally:
         stop.set()
         watcher.join()
-    assert observations > 0, "the watcher never saw the socket; the check proved nothing"
+        sys.setswitchinterval(old_interval)
+    assert observations > 0
     assert seen_modes == {stat.S_IFSOCK | 0o600}
     assert seen_dirs <= {stat.S_IFDIR | 0o700}
     assert not path.exists()
