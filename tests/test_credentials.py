@@ -122,3 +122,18 @@ def test_a_listening_socket_has_no_peer(abstract_name: str) -> None:
     assert info.value.errno == errno.EINVAL
     with uds.bind_unix_addr(abstract_name + "-p") as listener, pytest.raises(OSError):
         uds.PeerPolicy.same_user().check(listener)
+
+
+def test_a_tcp_socket_is_refused_as_not_unix() -> None:
+    # Linux answers SO_PEERCRED on TCP with "no peer"; the library says what is wrong.
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        with client, accepted:
+            for sock in (client, client.fileno(), FilenoOnly(accepted)):
+                with pytest.raises(OSError, match="not AF_UNIX") as info:
+                    uds.initial_peer_credentials(sock)
+                assert info.value.errno == errno.EAFNOSUPPORT
+            with pytest.raises(OSError) as pair_info:
+                uds.initial_pair_credentials(client)
+            assert pair_info.value.errno == errno.EAFNOSUPPORT

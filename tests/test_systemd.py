@@ -246,16 +246,17 @@ os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS="3")
 try:
     uds.systemd.listen_fds()
 except OSError as error:
-    errno_ = error.errno
+    errno_, message = error.errno, str(error)
 try:
     os.fstat(3)
     fd3 = "open"
 except OSError:
     fd3 = "closed"
-print(json.dumps([errno_, fd3, "LISTEN_FDS" in os.environ]))
+print(json.dumps([errno_, fd3, "LISTEN_FDS" in os.environ, message]))
 """
     )
-    assert report == [errno.EBADF, "closed", False]
+    assert report[:3] == [errno.EBADF, "closed", False]
+    assert "fd 4 " in report[3] and "LISTEN_FDS=3" in report[3], report[3]
 
 
 # sd_notify ---------------------------------------------------------------------------------

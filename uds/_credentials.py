@@ -9,7 +9,7 @@ from typing import Optional
 
 from uds import _platform
 from uds._errors import UnsupportedPlatformError
-from uds._fd import FileDescriptorLike, call_on
+from uds._fd import FileDescriptorLike, call_on, call_on_unix
 
 __all__ = [
     "ConnCredentials",
@@ -80,19 +80,22 @@ def _unsupported(feature: str) -> UnsupportedPlatformError:
 def initial_peer_credentials(sock: FileDescriptorLike) -> ConnCredentials:
     """The credentials the peer had when the connection was made.
 
-    Works on connected stream and seqpacket sockets, and on socketpair ends.
+    Works on connected unix stream and seqpacket sockets, and on socketpair ends.
 
     Raises:
-        OSError: ``ENODATA`` when the kernel recorded no peer (an unconnected
-            socket, or a connected datagram socket that is not a socketpair
-            end); ``EINVAL`` for a listening socket; ``ENOTSOCK``/``EBADF``
-            for something that is no socket.
+        OSError: ``EAFNOSUPPORT`` for a socket that is not a unix socket (TCP,
+            UDP...); ``ENODATA`` when the kernel recorded no peer (an
+            unconnected socket, or a connected datagram socket that is not a
+            socketpair end); ``EINVAL`` for a listening socket;
+            ``ENOTSOCK``/``EBADF`` for something that is no socket.
+        ValueError, TypeError: ``sock`` is a negative fd or not an fd at all.
         UnsupportedPlatformError: the OS cannot report peer credentials.
     """
     reader = getattr(_sys, "read_peer_credentials", None)
     if reader is None:
         raise _unsupported("peer credentials")
-    pid, euid, egid, groups = call_on(sock, reader)
+    # Linux answers SO_PEERCRED on a TCP socket too, with "no peer": say why.
+    pid, euid, egid, groups = call_on_unix(sock, reader)
     return ConnCredentials(pid, euid, egid, groups)
 
 

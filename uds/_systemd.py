@@ -138,16 +138,24 @@ def listen_fds_raw(unset_environment: bool = True) -> list[ListenFd]:
         ValueError: a variable is malformed, ``LISTEN_FDS`` is more than the fd
             limit (``RLIMIT_NOFILE``) allows, or ``LISTEN_FDNAMES`` has the wrong
             number of names.
-        OSError: ``EBADF`` when a promised fd is not open; the other passed fds
-            are closed first.
+        OSError: ``EBADF`` when a promised fd is not open (the message names
+            the fd and ``LISTEN_FDS``); the other passed fds are closed first.
     """
     try:
         passed = _read_listen_environment()
-        for fd, _ in passed:
+        for fd, name in passed:
             try:
                 os.set_inheritable(fd, False)
-            except BaseException:
+            except BaseException as error:
                 _close_quietly(other for other, _ in passed if other != fd)
+                if isinstance(error, OSError) and error.errno == errno.EBADF:
+                    raise OSError(
+                        errno.EBADF,
+                        f"fd {fd} (named {name!r}) is not open, although LISTEN_FDS="
+                        f"{len(passed)} promised fds {LISTEN_FDS_START} to "
+                        f"{LISTEN_FDS_START + len(passed) - 1}; was it closed before "
+                        "listen_fds() ran?",
+                    ) from None
                 raise
         return passed
     finally:
