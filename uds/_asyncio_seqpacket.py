@@ -24,7 +24,7 @@ __all__ = ["UnixSeqpacketConn", "UnixSeqpacketListener"]
 
 _SEQPACKET = socket.SOCK_SEQPACKET
 _NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)
-_SEND_FLAGS = _platform.SEND_FLAGS
+_SEND_FLAGS = _platform.SEQPACKET_SEND_FLAGS  # MSG_EOR too where records need it
 _RECV_FLAGS = _platform.RECV_FLAGS
 _MSG_TRUNC: int = _platform.current.MSG_TRUNC
 # Retry delays of a connect to a full backlog (seconds): see UnixSeqpacketConn.connect.

@@ -31,6 +31,23 @@ current: ModuleType = _select(sys.platform)
 
 #: Flags added to every send: no SIGPIPE on a closed peer where the OS has a flag for it.
 SEND_FLAGS: int = current.MSG_NOSIGNAL
+
+
+def seqpacket_send_flags(platform: ModuleType) -> int:
+    """The flags every seqpacket send needs on ``platform`` (a module of :mod:`uds._sys`).
+
+    ``MSG_NOSIGNAL``, plus ``MSG_EOR`` where the OS merges seqpacket sends into
+    one record unless each carries it (``SEQPACKET_NEEDS_EOR``: FreeBSD 15).
+    """
+    flags: int = platform.MSG_NOSIGNAL
+    if platform.SEQPACKET_NEEDS_EOR:
+        flags |= platform.MSG_EOR
+    return flags
+
+
+#: Flags added to every send on a seqpacket socket: SEND_FLAGS, and MSG_EOR
+#: where each send must mark the end of its record (FreeBSD).
+SEQPACKET_SEND_FLAGS: int = seqpacket_send_flags(current)
 #: Flags added to every receive that can carry fds: they arrive close-on-exec.
 RECV_FLAGS: int = current.MSG_CMSG_CLOEXEC
 SCM_MAX_FD: int = current.SCM_MAX_FD

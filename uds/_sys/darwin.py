@@ -28,6 +28,7 @@ NAME = "darwin"
 SUN_PATH_LEN = 104  # bsd/sys/un.h: char sun_path[104]
 HAS_ABSTRACT_ADDRESSES = False
 HAS_SEQPACKET = False
+SEQPACKET_NEEDS_EOR = False  # no seqpacket at all
 # bind(2) ignores the socket's own mode; uds._bind uses a private directory instead.
 BIND_USES_SOCKET_INODE_MODE = False
 HAS_ACCEPT4 = False

@@ -23,6 +23,11 @@ NAME = "freebsd"
 SUN_PATH_LEN = 104  # sys/un.h: char sun_path[104]
 HAS_ABSTRACT_ADDRESSES = False
 HAS_SEQPACKET = True
+# FreeBSD 15 reworked unix SOCK_SEQPACKET (sys/kern/uipc_usrreq.c) to follow POSIX:
+# the socket is a byte stream cut into records only where a send carries MSG_EOR,
+# so two sends without it can arrive as one packet (tokio-seqpacket PR #28,
+# dhcpcd PR #533). Earlier releases accept MSG_EOR on seqpacket sends too.
+SEQPACKET_NEEDS_EOR = True
 # bind(2) ignores the socket's own mode; uds._bind uses a private directory instead.
 BIND_USES_SOCKET_INODE_MODE = False
 HAS_ACCEPT4 = True  # sys/socket.h: accept4() (FreeBSD 10+)

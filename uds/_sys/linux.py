@@ -24,6 +24,9 @@ NAME = "linux"
 SUN_PATH_LEN = 108
 HAS_ABSTRACT_ADDRESSES = True
 HAS_SEQPACKET = True
+# Every send on a seqpacket socket is one record already (net/unix/af_unix.c,
+# unix_seqpacket_sendmsg); MSG_EOR is accepted and changes nothing.
+SEQPACKET_NEEDS_EOR = False
 # bind(2) gives the new socket file the socket inode's mode (set with fchmod) minus the umask.
 BIND_USES_SOCKET_INODE_MODE = True
 HAS_ACCEPT4 = True

@@ -17,6 +17,9 @@ NAME = "openbsd"
 SUN_PATH_LEN = 104  # sys/un.h: char sun_path[104]
 HAS_ABSTRACT_ADDRESSES = False
 HAS_SEQPACKET = True
+# sys/kern/uipc_usrreq.c appends every seqpacket send as its own record
+# (sbappendrecord/sbappendcontrol): no MSG_EOR needed.
+SEQPACKET_NEEDS_EOR = False
 # bind(2) ignores the socket's own mode; uds._bind uses a private directory instead.
 BIND_USES_SOCKET_INODE_MODE = False
 HAS_ACCEPT4 = True  # sys/socket.h: accept4()
