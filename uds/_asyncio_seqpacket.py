@@ -4,21 +4,34 @@ from __future__ import annotations
 
 import _socket
 import asyncio
+import functools
+import os
 import socket
 from types import TracebackType
-from typing import ClassVar, Iterable, Optional, TypeVar
+from typing import Any, ClassVar, Iterable, Optional, TypeVar, Union
 
-from uds import _platform
+from uds import _ancillary, _platform
+from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr
-from uds._ancillary import Buffer, WritableBuffer
+from uds._ancillary import Buffer, Received, WritableBuffer, as_buffers
 from uds._asyncio_wait import FdWaiter, nonblocking_call
 from uds._closeable import Closeable
 from uds._cmsg import fds_space, parse_fds
-from uds._credentials import ConnCredentials, initial_peer_credentials
+from uds._credentials import (
+    ConnCredentials,
+    SendCredentials,
+    initial_peer_credentials,
+    initial_peer_selinux_context,
+    peer_pidfd,
+)
 from uds._ext import accept_unix_addr, bind_unix_addr, local_unix_addr, peer_unix_addr, send_fds
 from uds._fd import FileDescriptorLike
 from uds._fds import ReceivedFds
 from uds._seqpacket import adopt_fd, new_pair, new_socket
+from uds._seqpacket_conn import NonblockingUnixSeqpacketConn, _SeqpacketConn
+from uds._seqpacket_conn import UnixSeqpacketConn as BlockingUnixSeqpacketConn
+from uds._seqpacket_listener import NonblockingUnixSeqpacketListener, _SeqpacketListener
+from uds._seqpacket_listener import UnixSeqpacketListener as BlockingUnixSeqpacketListener
 
 __all__ = ["UnixSeqpacketConn", "UnixSeqpacketListener"]
 
@@ -27,6 +40,11 @@ _NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)
 _SEND_FLAGS = _platform.SEQPACKET_SEND_FLAGS  # MSG_EOR too where records need it
 _RECV_FLAGS = _platform.RECV_FLAGS
 _MSG_TRUNC: int = _platform.current.MSG_TRUNC
+_MSG_PEEK: int = _platform.current.MSG_PEEK
+_SOL_SOCKET = socket.SOL_SOCKET
+_SO_ERROR = socket.SO_ERROR
+_NO_ANCILLARY: tuple[()] = ()
+_sendmsg = _socket.socket.sendmsg
 # Retry delays of a connect to a full backlog (seconds): see UnixSeqpacketConn.connect.
 _CONNECT_RETRY_FIRST = 0.001
 _CONNECT_RETRY_MAX = 0.05
@@ -78,6 +96,41 @@ class _AsyncSocket(Closeable):
             TypeError: ``fd`` is not an int.
         """
         return cls(adopt_fd(fd, True, cls._LISTENING))
+
+    @classmethod
+    def _take_over(cls: type[_S], other: Union[_SeqpacketConn, _SeqpacketListener[Any]]) -> _S:
+        """Take the fd of a blocking or non-blocking uds object of the same kind."""
+        if not isinstance(other, _SeqpacketListener if cls._LISTENING else _SeqpacketConn):
+            raise TypeError(f"{cls.__name__} cannot take over a {type(other).__name__}")
+        return cls(_core.adopt(other.detach(), True))
+
+    def _release(self) -> int:
+        """Stop waiting on the loop and give up the fd without closing it."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.close()
+        return self._sock.detach()
+
+    def detach(self) -> int:
+        """Give up the socket without closing it and return its fd (the caller owns it).
+
+        Operations still waiting wake and fail with ``OSError``; the fd stays
+        non-blocking.
+        """
+        return self._release()
+
+    def take_error(self) -> Optional[OSError]:
+        """Return and clear the pending socket error (``SO_ERROR``), ``None`` if there is none."""
+        code = self._sock.getsockopt(_SOL_SOCKET, _SO_ERROR)
+        return OSError(code, os.strerror(code)) if code else None
+
+    def try_clone(self: _S) -> _S:
+        """A second object for a duplicate of the fd (``dup``, close-on-exec): same socket, queue.
+
+        Raises:
+            OSError: ``EMFILE``.
+        """
+        return type(self)(_core.clone(self._sock))
 
     def fileno(self) -> int:
         """The fd (-1 once closed)."""
@@ -156,6 +209,74 @@ class UnixSeqpacketConn(_AsyncSocket):
             raise
 
     @classmethod
+    async def connect_unix_addr(cls, addr: AddrLike) -> UnixSeqpacketConn:
+        """Connect to ``addr``: a :class:`UnixSocketAddr`, a path, or ``"@name"`` (abstract).
+
+        A full backlog is waited out as by :meth:`connect`; cancelling closes the socket.
+
+        Raises:
+            ConnectionRefusedError, FileNotFoundError: nobody listens there.
+            ValueError: invalid address.
+        """
+        return await cls._connect(addr, None)
+
+    @classmethod
+    async def connect_from_to_unix_addr(
+        cls, from_addr: AddrLike, to_addr: AddrLike
+    ) -> UnixSeqpacketConn:
+        """Bind to ``from_addr`` (what the peer sees as our address), then connect to ``to_addr``.
+
+        Raises:
+            OSError: ``EADDRINUSE`` when ``from_addr`` is taken; as :meth:`connect_unix_addr`.
+        """
+        return await cls._connect(to_addr, from_addr)
+
+    @classmethod
+    async def _connect(cls, to_addr: AddrLike, from_addr: Optional[AddrLike]) -> UnixSeqpacketConn:
+        target = UnixSocketAddr.new(to_addr)
+        source = None if from_addr is None else UnixSocketAddr.new(from_addr)
+        sock = new_socket(True)
+        try:
+            if source is not None:
+                _core.bind_to(sock, source)
+            await _connect_waiting(sock, target.to_std())
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock)
+
+    @classmethod
+    def from_nonblocking(
+        cls, conn: Union[NonblockingUnixSeqpacketConn, BlockingUnixSeqpacketConn]
+    ) -> UnixSeqpacketConn:
+        """Take over the fd of a :mod:`uds.nonblocking` (or blocking) connection.
+
+        ``conn`` is detached (its timeouts no longer apply) and the fd made
+        non-blocking; queued packets stay queued.
+
+        Raises:
+            TypeError: ``conn`` is not a uds seqpacket connection.
+        """
+        return cls._take_over(conn)
+
+    @classmethod
+    def from_blocking(cls, conn: BlockingUnixSeqpacketConn) -> UnixSeqpacketConn:
+        """Take over the fd of a blocking :class:`uds.UnixSeqpacketConn` (see from_nonblocking).
+
+        Raises:
+            TypeError: ``conn`` is not a uds seqpacket connection.
+        """
+        return cls._take_over(conn)
+
+    def into_nonblocking(self) -> NonblockingUnixSeqpacketConn:
+        """Hand the fd to a :mod:`uds.nonblocking` connection; this object is then closed."""
+        return NonblockingUnixSeqpacketConn(_core.adopt(self._release(), True))
+
+    def into_blocking(self) -> BlockingUnixSeqpacketConn:
+        """Hand the fd to a blocking :class:`uds.UnixSeqpacketConn`; this object is then closed."""
+        return BlockingUnixSeqpacketConn(_core.adopt(self._release(), False))
+
+    @classmethod
     def pair(cls) -> tuple[UnixSeqpacketConn, UnixSeqpacketConn]:
         """Two connected seqpacket connections (``socketpair``)."""
         a, b = new_pair(True)
@@ -178,6 +299,22 @@ class UnixSeqpacketConn(_AsyncSocket):
         """Credentials of the peer process when the connection was made."""
         return initial_peer_credentials(self._sock)
 
+    def initial_peer_selinux_context(self) -> bytes:
+        """The peer's security label at connect time (``SO_PEERSEC``).
+
+        Raises:
+            UnsupportedPlatformError: no security module labels sockets here.
+        """
+        return initial_peer_selinux_context(self._sock)
+
+    def peer_pidfd(self) -> int:
+        """A new pidfd for the peer process (Linux 6.5+); the caller closes it.
+
+        Raises:
+            UnsupportedPlatformError: the kernel lacks ``SO_PEERPIDFD``.
+        """
+        return peer_pidfd(self._sock)
+
     def shutdown(self, how: int) -> None:
         """Shut down reading (``SHUT_RD``), writing (``SHUT_WR``) or both."""
         self._sock.shutdown(how)
@@ -191,16 +328,103 @@ class UnixSeqpacketConn(_AsyncSocket):
         """
         return await nonblocking_call(self._wait(), True, self._sock.send, data, _SEND_FLAGS)
 
-    async def recv(self, bufsize: int) -> bytes:
+    async def send_vectored(self, buffers: Iterable[Buffer]) -> int:
+        """Send one packet gathered from ``buffers``; return its length.
+
+        Raises:
+            as :meth:`send`.
+        """
+        packet = as_buffers(buffers)
+        return await nonblocking_call(
+            self._wait(), True, _sendmsg, self._sock, packet, _NO_ANCILLARY, _SEND_FLAGS
+        )
+
+    async def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """Receive one packet of up to ``bufsize`` bytes (``b""`` at end of stream).
 
-        A longer packet is truncated and its tail lost; :meth:`recv_fds` reports it.
+        A longer packet is truncated and its tail lost; :meth:`recv_vectored` reports it.
         """
-        return await nonblocking_call(self._wait(), False, self._sock.recv, bufsize)
+        return await nonblocking_call(self._wait(), False, self._sock.recv, bufsize, flags)
 
-    async def recv_into(self, buffer: WritableBuffer) -> int:
-        """Receive one packet into ``buffer``; return its byte count."""
-        return await nonblocking_call(self._wait(), False, self._sock.recv_into, buffer)
+    async def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: int = 0) -> int:
+        """Receive one packet into ``buffer``; return the bytes stored (the stdlib signature)."""
+        return await nonblocking_call(
+            self._wait(), False, self._sock.recv_into, buffer, nbytes, flags
+        )
+
+    async def recv_vectored(self, buffers: Iterable[WritableBuffer]) -> tuple[int, bool]:
+        """Scatter one packet into ``buffers``.
+
+        Returns:
+            ``(nbytes, truncated)``; ``truncated`` is True when the packet did not
+            fit and its tail was discarded.
+        """
+        targets = list(buffers)
+        return await nonblocking_call(self._wait(), False, _recv_vectored, self._sock, targets, 0)
+
+    async def peek(self, bufsize: int) -> bytes:
+        """Like :meth:`recv`, but leave the packet queued."""
+        return await nonblocking_call(self._wait(), False, self._sock.recv, bufsize, _MSG_PEEK)
+
+    async def peek_vectored(self, buffers: Iterable[WritableBuffer]) -> tuple[int, bool]:
+        """Like :meth:`recv_vectored`, but leave the packet queued."""
+        targets = list(buffers)
+        return await nonblocking_call(
+            self._wait(), False, _recv_vectored, self._sock, targets, _MSG_PEEK
+        )
+
+    async def send_ancillary(
+        self,
+        buffers: Union[Buffer, Iterable[Buffer]],
+        *,
+        fds: Iterable[FileDescriptorLike] = (),
+        credentials: Union[bool, SendCredentials, None] = None,
+        flags: int = 0,
+    ) -> int:
+        """Send one packet with fds and/or credentials (:func:`uds.ancillary.send_ancillary`).
+
+        Raises:
+            as :func:`uds.ancillary.send_ancillary`.
+        """
+        send = functools.partial(
+            _ancillary.send_ancillary,
+            fds=tuple(fds),
+            credentials=credentials,
+            flags=flags | _SEND_FLAGS,
+        )
+        return await nonblocking_call(self._wait(), True, send, self._sock, as_buffers(buffers))
+
+    async def recv_ancillary(
+        self,
+        bufsize_or_buffers: Union[int, Iterable[WritableBuffer]],
+        *,
+        max_fds: int = 0,
+        credentials: bool = False,
+        timestamps: bool = False,
+        security: bool = False,
+        flags: int = 0,
+    ) -> Received:
+        """Receive one packet and its control data (:func:`uds.ancillary.recv_ancillary`).
+
+        The result owns the fds and pidfd received. Cancelling loses nothing:
+        the packet is read only once the socket is readable, without an
+        ``await`` between the read and the return.
+
+        Raises:
+            ValueError: ``max_fds`` out of range (before receiving).
+        """
+        target = (
+            bufsize_or_buffers if isinstance(bufsize_or_buffers, int) else list(bufsize_or_buffers)
+        )
+        recv = functools.partial(
+            _ancillary.recv_ancillary,
+            max_fds=max_fds,
+            credentials=credentials,
+            timestamps=timestamps,
+            security=security,
+            flags=flags,
+        )
+        return await nonblocking_call(self._wait(), False, recv, self._sock, target)
 
     async def send_fds(self, data: Buffer, fds: Iterable[FileDescriptorLike]) -> int:
         """Send ``data`` as one packet with duplicates of ``fds``; the caller keeps them.
@@ -220,6 +444,31 @@ class UnixSeqpacketConn(_AsyncSocket):
             longer than ``bufsize``; ``fds.truncated`` when fds did not fit.
         """
         return await nonblocking_call(self._wait(), False, _recv_fds, self._sock, bufsize, maxfds)
+
+
+def _recv_vectored(
+    sock: _socket.socket, buffers: list[WritableBuffer], flags: int
+) -> tuple[int, bool]:
+    nbytes, _, msg_flags, _ = sock.recvmsg_into(buffers, 0, flags)
+    return nbytes, bool(msg_flags & _MSG_TRUNC)
+
+
+async def _connect_waiting(sock: _socket.socket, target: Union[str, bytes]) -> None:
+    """Connect the non-blocking ``sock``, retrying while the listener's backlog is full.
+
+    A unix socket has no readiness event for room in a peer's backlog (an
+    unconnected socket always polls writable): the retry pauses from 1 ms up to 50 ms.
+    """
+    delay = _CONNECT_RETRY_FIRST
+    while True:
+        try:
+            sock.connect(target)
+        except BlockingIOError:
+            # Linux: EAGAIN, the backlog is full (it never gives EINPROGRESS here).
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _CONNECT_RETRY_MAX)
+        else:
+            return
 
 
 def _recv_fds(sock: _socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, bool, ReceivedFds]:
@@ -252,6 +501,55 @@ class UnixSeqpacketListener(_AsyncSocket):
         return cls(sock)
 
     @classmethod
+    def bind_unix_addr(
+        cls, addr: AddrLike, *, backlog: Optional[int] = None
+    ) -> UnixSeqpacketListener:
+        """Listen at ``addr``: a :class:`UnixSocketAddr`, a path, or ``"@name"`` (abstract).
+
+        ``backlog`` defaults to ``socket.SOMAXCONN``; an existing file is never replaced.
+
+        Raises:
+            OSError: ``EADDRINUSE`` when the address is taken.
+            ValueError: an invalid address.
+        """
+        backlog = socket.SOMAXCONN if backlog is None else backlog
+        sock = bind_unix_addr(UnixSocketAddr.new(addr), _SEQPACKET | _NONBLOCK, backlog=backlog)
+        if not _NONBLOCK:  # no SOCK_NONBLOCK flag on this OS (macOS)
+            sock.setblocking(False)
+        return cls(sock)
+
+    @classmethod
+    def from_nonblocking(
+        cls, listener: Union[NonblockingUnixSeqpacketListener, BlockingUnixSeqpacketListener]
+    ) -> UnixSeqpacketListener:
+        """Take over the fd of a :mod:`uds.nonblocking` (or blocking) listener.
+
+        ``listener`` is detached (it will no longer remove its socket file) and
+        the fd made non-blocking; pending connections stay queued.
+
+        Raises:
+            TypeError: ``listener`` is not a uds seqpacket listener.
+        """
+        return cls._take_over(listener)
+
+    @classmethod
+    def from_blocking(cls, listener: BlockingUnixSeqpacketListener) -> UnixSeqpacketListener:
+        """Take over the fd of a blocking :class:`uds.UnixSeqpacketListener`.
+
+        Raises:
+            TypeError: ``listener`` is not a uds seqpacket listener.
+        """
+        return cls._take_over(listener)
+
+    def into_nonblocking(self) -> NonblockingUnixSeqpacketListener:
+        """Hand the fd to a :mod:`uds.nonblocking` listener; this object is then closed."""
+        return NonblockingUnixSeqpacketListener(_core.adopt(self._release(), True))
+
+    def into_blocking(self) -> BlockingUnixSeqpacketListener:
+        """Hand the fd to a blocking :class:`uds.UnixSeqpacketListener`; this one is then closed."""
+        return BlockingUnixSeqpacketListener(_core.adopt(self._release(), False))
+
+    @classmethod
     def from_std(cls, sock: socket.socket) -> UnixSeqpacketListener:
         """Take ownership of a listening unix seqpacket ``socket.socket``.
 
@@ -272,3 +570,7 @@ class UnixSeqpacketListener(_AsyncSocket):
             sock.close()
             raise
         return UnixSeqpacketConn(sock), addr
+
+    async def accept_unix_addr(self) -> tuple[UnixSeqpacketConn, UnixSocketAddr]:
+        """Wait for a connection; return it and the peer's address (as :meth:`accept`)."""
+        return await self.accept()

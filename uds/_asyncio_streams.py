@@ -6,13 +6,11 @@ the transport's socket directly, keeping the byte order of the stream intact.
 
 from __future__ import annotations
 
-import _socket
 import asyncio
-import os
 from typing import Any, Iterable, Union
 
 from uds._ancillary import Buffer
-from uds._asyncio_wait import FdWaiter, nonblocking_call
+from uds._asyncio_wait import call_on_fd, call_on_socket
 from uds._ext import recv_fds as _recv_fds
 from uds._ext import send_fds as _send_fds
 from uds._fd import FileDescriptorLike, fileno_of
@@ -20,50 +18,12 @@ from uds._fds import ReceivedFds
 
 __all__ = ["recv_fds", "send_fds"]
 
-_SocketType = _socket.socket
-
 
 def _transport_socket(transport: Any, what: str) -> Any:
     sock = None if transport is None else transport.get_extra_info("socket")
     if sock is None:
         raise TypeError(f"the {what}'s transport has no socket (is it a unix stream?)")
     return sock
-
-
-async def _call(fd: int, writing: bool, function: Any, *args: object) -> Any:
-    # Waits on a duplicate fd: a transport may hold the fd's loop registration.
-    waiter = FdWaiter(asyncio.get_running_loop(), fd, duplicate=True)
-    try:
-        return await nonblocking_call(waiter, writing, function, *args)
-    finally:
-        waiter.close()
-
-
-async def _call_on_socket(
-    sock: FileDescriptorLike, writing: bool, function: Any, *args: object
-) -> Any:
-    """``function(sock, *args)`` for a non-blocking socket, waiting on the running loop.
-
-    A socket object with a timeout has a non-blocking fd, but its C methods
-    poll for the whole timeout in the loop's thread: it is called through its
-    fd number instead (which leaves the socket as it is) and its timeout
-    bounds the wait on the loop.
-
-    Raises:
-        ValueError: the fd is blocking (it would block the event loop).
-        TimeoutError: the socket's timeout expired.
-    """
-    fd = fileno_of(sock)
-    if os.get_blocking(fd):
-        raise ValueError(f"socket fd {fd} is blocking: it would block the event loop")
-    if isinstance(sock, _SocketType):
-        timeout = sock.gettimeout()
-        if timeout:
-            try:
-                return await asyncio.wait_for(_call(fd, writing, function, fd, *args), timeout)
-            except asyncio.TimeoutError:  # not the builtin before Python 3.11
-                raise TimeoutError("timed out") from None
-    return await _call(fd, writing, function, sock, *args)
 
 
 async def send_fds(
@@ -93,7 +53,7 @@ async def send_fds(
     """
     fds = tuple(fds)
     if not isinstance(writer_or_socket, asyncio.StreamWriter):
-        sent: int = await _call_on_socket(writer_or_socket, True, _send_fds, data, fds)
+        sent: int = await call_on_socket(writer_or_socket, True, _send_fds, data, fds)
         return sent
     writer = writer_or_socket
     transport = writer.transport
@@ -105,7 +65,7 @@ async def send_fds(
             await writer.drain()
         finally:
             transport.set_write_buffer_limits(high=high, low=low)
-    sent = await _call(fileno_of(sock), True, _send_fds, sock, data, fds)
+    sent = await call_on_fd(fileno_of(sock), True, _send_fds, sock, data, fds)
     view = memoryview(data)
     if sent < len(view):
         writer.write(view[sent:])
@@ -141,7 +101,7 @@ async def recv_fds(
         TimeoutError: the socket's timeout expired.
     """
     if not isinstance(reader_or_socket, asyncio.StreamReader):
-        received: tuple[bytes, ReceivedFds] = await _call_on_socket(
+        received: tuple[bytes, ReceivedFds] = await call_on_socket(
             reader_or_socket, False, _recv_fds, bufsize, maxfds
         )
         return received
@@ -157,7 +117,7 @@ async def recv_fds(
     if paused_here:
         transport.pause_reading()
     try:
-        received = await _call(fileno_of(sock), False, _recv_fds, sock, bufsize, maxfds)
+        received = await call_on_fd(fileno_of(sock), False, _recv_fds, sock, bufsize, maxfds)
     finally:
         if paused_here and not transport.is_closing():
             transport.resume_reading()

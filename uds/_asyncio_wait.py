@@ -15,11 +15,14 @@ returns the fd to try-first mode.
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import os
-from typing import Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
-__all__ = ["FdWaiter", "nonblocking_call"]
+from uds._fd import FileDescriptorLike, fileno_of
+
+__all__ = ["FdWaiter", "call_on_fd", "call_on_socket", "nonblocking_call"]
 
 _R = TypeVar("_R")
 # Receives that had to wait, in a row, before receives wait for readiness first.
@@ -186,3 +189,43 @@ async def nonblocking_call(
             return function(*args)
         except BlockingIOError:
             pass
+
+
+async def call_on_fd(fd: int, writing: bool, function: Callable[..., _R], *args: object) -> _R:
+    """:func:`nonblocking_call` for an fd this module does not own, on the running loop.
+
+    Waits on a duplicate of ``fd``: a transport may hold the fd's own loop
+    registration (asyncio refuses a second one).
+    """
+    waiter = FdWaiter(asyncio.get_running_loop(), fd, duplicate=True)
+    try:
+        return await nonblocking_call(waiter, writing, function, *args)
+    finally:
+        waiter.close()
+
+
+async def call_on_socket(
+    sock: FileDescriptorLike, writing: bool, function: Callable[..., _R], *args: Any
+) -> _R:
+    """``function(sock, *args)`` for a caller's non-blocking socket, waiting on the running loop.
+
+    A socket object with a timeout has a non-blocking fd, but its C methods
+    poll for the whole timeout in the loop's thread: it is called through its
+    fd number instead (which leaves the socket as it is) and its timeout
+    bounds the wait on the loop.
+
+    Raises:
+        ValueError: the fd is blocking (it would block the event loop).
+        TimeoutError: the socket's timeout expired.
+    """
+    fd = fileno_of(sock)
+    if os.get_blocking(fd):
+        raise ValueError(f"socket fd {fd} is blocking: it would block the event loop")
+    if isinstance(sock, _socket.socket):
+        timeout = sock.gettimeout()
+        if timeout:
+            try:
+                return await asyncio.wait_for(call_on_fd(fd, writing, function, fd, *args), timeout)
+            except asyncio.TimeoutError:  # not the builtin before Python 3.11
+                raise TimeoutError("timed out") from None
+    return await call_on_fd(fd, writing, function, sock, *args)

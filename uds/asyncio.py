@@ -1,11 +1,19 @@
-"""asyncio support: seqpacket connections and fd-passing over streams and sockets.
+"""asyncio support: seqpacket connections, fd-passing and control data on streams and sockets.
 
 Works on the default event loop and on uvloop. Every operation tries the
 system call first and waits for readiness only if it would block, so
 cancelling a pending operation loses no message and no fd.
 """
 
+from uds._asyncio_ancillary import recv_ancillary, send_ancillary
 from uds._asyncio_seqpacket import UnixSeqpacketConn, UnixSeqpacketListener
 from uds._asyncio_streams import recv_fds, send_fds
 
-__all__ = ["UnixSeqpacketConn", "UnixSeqpacketListener", "recv_fds", "send_fds"]
+__all__ = [
+    "UnixSeqpacketConn",
+    "UnixSeqpacketListener",
+    "recv_ancillary",
+    "recv_fds",
+    "send_ancillary",
+    "send_fds",
+]
