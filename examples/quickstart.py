@@ -8,6 +8,7 @@ sent are closed unread).
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import threading
@@ -34,7 +35,16 @@ def serve_one(listener: uds.UnixSeqpacketListener) -> None:
 
 
 def main() -> int:
-    with uds.UnixSeqpacketListener.bind_unix_addr(ADDRESS) as listener:
+    try:
+        listener = uds.UnixSeqpacketListener.bind_unix_addr(ADDRESS)
+    except OSError as error:  # the error names the address: error.filename
+        hint = " (is another quickstart running?)" if error.errno == errno.EADDRINUSE else ""
+        print(
+            f"quickstart: cannot listen on {error.filename}: {error.strerror}{hint}",
+            file=sys.stderr,
+        )
+        return 1
+    with listener:
         server = threading.Thread(target=serve_one, args=(listener,))
         server.start()
         with uds.UnixSeqpacketConn.connect_unix_addr(ADDRESS) as client:

@@ -9,6 +9,7 @@ import socket
 
 import pytest
 
+import uds
 from uds import AddrName, UnixSocketAddr
 
 MAX = UnixSocketAddr.max_path_len()
@@ -184,3 +185,50 @@ def test_from_std_shares_equal_addresses_and_stays_bounded() -> None:
         assert UnixSocketAddr.from_std(f"/tmp/s{i}").as_raw_bytes() == f"/tmp/s{i}".encode()
     assert len(_addr._FROM_STD_CACHE) <= _addr._FROM_STD_CACHE_LIMIT
     assert UnixSocketAddr.from_std("").is_unnamed and UnixSocketAddr.from_std(b"").is_unnamed
+
+
+@pytest.mark.parametrize(
+    ("path", "printed"),
+    [
+        ("@foo", "./@foo"),
+        ("./@foo", "././@foo"),
+        ("././@x", "./././@x"),
+        (b"@\xff", "./@\udcff"),
+        ("./foo", "./foo"),
+        ("foo@bar", "foo@bar"),
+        ("/run/@x", "/run/@x"),
+        (".@x", ".@x"),
+        ("@" + "a" * (MAX - 1), "./@" + "a" * (MAX - 1)),
+    ],
+)
+def test_a_path_never_prints_as_an_abstract_name(path: str, printed: str) -> None:
+    addr = UnixSocketAddr.from_path(path)
+    assert str(addr) == printed
+    assert UnixSocketAddr.new(str(addr)) == addr
+    assert UnixSocketAddr.new(os.fsencode(str(addr))) == addr
+    assert eval(repr(addr), {"UnixSocketAddr": UnixSocketAddr}) == addr
+    assert str(addr) != str(UnixSocketAddr.from_abstract(b"foo"))
+
+
+def test_dot_slash_at_names_the_file_and_at_the_abstract_address() -> None:
+    assert UnixSocketAddr.new("./@foo") == UnixSocketAddr.from_path("@foo")
+    assert UnixSocketAddr.new(b"./@foo") == UnixSocketAddr.from_path(b"@foo")
+    assert UnixSocketAddr.new("@foo") == UnixSocketAddr.from_abstract(b"foo")
+    assert str(UnixSocketAddr.new("@foo")) == "@foo"
+    # A path object is a path whatever its first character.
+    assert UnixSocketAddr.new(pathlib.Path("@foo")) == UnixSocketAddr.from_path("@foo")
+
+
+def test_a_bound_at_path_reports_itself_unambiguously(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with uds.UnixSeqpacketListener.bind("@file") as listener:
+        local = listener.local_unix_addr()
+        assert local == UnixSocketAddr.from_path("@file")
+        assert str(local) == "./@file"
+        assert "local=./@file" in repr(listener)
+        # What was printed connects to the file, not to an abstract name.
+        with uds.UnixSeqpacketConn.connect_unix_addr(str(local)) as client:
+            assert client.peer_unix_addr() == local
+    assert (tmp_path / "@file").exists()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import errno
 import os
 import pathlib
+import re
 from functools import total_ordering
 from typing import NamedTuple, Optional, Union
 
 from uds import _platform
 
-__all__ = ["UnixSocketAddr", "AddrName", "AddrLike"]
+__all__ = ["UnixSocketAddr", "AddrName", "AddrLike", "naming"]
 
 _SUN_PATH_LEN: int = _platform.current.SUN_PATH_LEN
 _HAS_ABSTRACT: bool = _platform.current.HAS_ABSTRACT_ADDRESSES
@@ -21,6 +22,10 @@ ABSTRACT = "abstract"
 _KIND_ORDER = {UNNAMED: 0, PATH: 1, ABSTRACT: 2}
 
 _PRINTABLE = frozenset(range(0x20, 0x7F)) - {ord("\\")}
+# Paths that str() prefixes with "./" (they would read as abstract, or as a
+# shorter such path), and what new() strips one "./" from.
+_AMBIGUOUS_PATH = re.compile(rb"(?:\./)*@")
+_DOT_AT = re.compile(rb"\./(?:\./)*@")
 
 
 class AddrName(NamedTuple):
@@ -95,7 +100,10 @@ class UnixSocketAddr:
 
         ``"@name"`` (or ``b"@name"``) is abstract, ``""`` is unnamed, anything else
         is a path; an existing :class:`UnixSocketAddr` is returned unchanged. A path
-        that really starts with ``@`` needs :meth:`from_path`.
+        that really starts with ``@`` is written ``"./@name"`` (what ``str()``
+        prints for it) or built with :meth:`from_path`: one leading ``./`` before
+        an ``@`` is dropped, so ``new(str(addr)) == addr`` for every path (and
+        for abstract names of printable ASCII other than backslash).
 
         Raises:
             ValueError: the path or name is too long, or a path contains NUL.
@@ -108,6 +116,8 @@ class UnixSocketAddr:
                 return cls.new_unspecified()
             if addr[0] == "@":
                 return cls.from_abstract(addr[1:])
+            if addr[:2] == "./" and _DOT_AT.match(os.fsencode(addr)):
+                return cls.from_path(addr[2:])
             return cls.from_path(addr)
         if isinstance(addr, (bytes, bytearray, memoryview)):
             raw = bytes(addr)
@@ -115,6 +125,8 @@ class UnixSocketAddr:
                 return cls.new_unspecified()
             if raw[:1] == b"@":
                 return cls.from_abstract(raw[1:])
+            if _DOT_AT.match(raw):
+                return cls.from_path(raw[2:])
             return cls.from_path(raw)
         if isinstance(addr, os.PathLike):
             return cls.from_path(addr)
@@ -289,7 +301,15 @@ class UnixSocketAddr:
     # Dunders ---------------------------------------------------------------
 
     def __str__(self) -> str:
+        """``@name`` for abstract (bytes outside printable ASCII as ``\\xNN``), the path
+        for a path, ``(unnamed)``; :meth:`new` parses a path back to an equal address.
+
+        A path that :meth:`new` would read as abstract (``@name``, or ``./@name``
+        which it reads as ``@name``) is printed with one more leading ``./``.
+        """
         if self._kind == PATH:
+            if _AMBIGUOUS_PATH.match(self._raw):
+                return "./" + os.fsdecode(self._raw)
             return os.fsdecode(self._raw)
         if self._kind == ABSTRACT:
             return "@" + _escape(self._raw)
@@ -349,3 +369,15 @@ def _remember(key: Union[str, bytes], addr: UnixSocketAddr) -> UnixSocketAddr:
 
 
 AddrLike = Union[UnixSocketAddr, str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+
+def naming(error: OSError, addr: UnixSocketAddr) -> OSError:
+    """Set ``addr`` as ``error.filename`` (so ``str(error)`` says where) and return ``error``.
+
+    The class, errno and traceback stay: ``[Errno 98] Address already in use:
+    '@name'``. An error that already names a file, or has no errno (an
+    argument error, say), is returned unchanged.
+    """
+    if error.filename is None and error.errno is not None:
+        error.filename = str(addr)
+    return error

@@ -25,6 +25,17 @@ to, so with ``mode=`` the socket's own address (``getsockname``, a client's
 the target path is the same inode and connecting to it works normally;
 :attr:`SocketFile.path` has the name callers should use.
 
+With ``replace=True`` (a zero-downtime restart), :func:`bind_path` binds the
+socket inside such a private directory next to the target, sets the mode,
+listens (stream and seqpacket), and ``rename()``-s it over the live path: a
+client resolving the path finds either the old socket or the new one, never
+nothing. The old server keeps its listening fd and what is queued on it; its
+:meth:`SocketFile.unlink` (``unlink_on_close``) no longer matches the inode at
+the path and leaves the new file alone. Only a socket file (or nothing) is
+replaced: a symlink, directory or other file at the path is refused. As with
+``mode=`` elsewhere, the socket's own address is then the removed temporary
+path.
+
 Parent directories are used as given: if an untrusted user can write to one of
 them, they can replace the socket file after we created it, and no bind
 strategy prevents that. Keep sockets in directories only trusted users can
@@ -58,6 +69,8 @@ _bind = _SocketType.bind
 _PRIVATE_PREFIX = ".u"
 _PRIVATE_NAME = "s"
 _MAX_MODE = 0o7777
+_LISTENING_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
+_DEFAULT_BACKLOG = 128
 #: Whether bind(2) takes the new file's mode from the socket inode (Linux).
 _MODE_BEFORE_BIND: bool = _platform.current.BIND_USES_SOCKET_INODE_MODE
 
@@ -238,7 +251,7 @@ def _check_mode(mode: int) -> None:
         raise ValueError(f"mode must be between 0 and 0o7777, got {mode:#o}")
 
 
-def _private_path(target: str) -> tuple[str, str]:
+def _private_path(target: str, why: str = "with a mode") -> tuple[str, str]:
     """A fresh private directory next to ``target`` and the socket path inside it.
 
     Raises:
@@ -250,7 +263,7 @@ def _private_path(target: str) -> tuple[str, str]:
     length = len(os.fsencode(os.path.join(parent, _PRIVATE_PREFIX + "x" * 8, _PRIVATE_NAME)))
     if length > limit:
         raise ValueError(
-            f"binding {target!r} with a mode needs a temporary path of {length} bytes next to "
+            f"binding {target!r} {why} needs a temporary path of {length} bytes next to "
             f"it, longer than the limit of {limit}; use a shorter directory"
         )
     directory = tempfile.mkdtemp(prefix=_PRIVATE_PREFIX, dir=parent)
@@ -310,12 +323,55 @@ def _bind_at(sock: FileDescriptorLike, target: str, mode: Optional[int]) -> None
         _bind_with_mode(sock, target, mode)
 
 
+def _occupant(target: str) -> Optional[str]:
+    """Why ``replace=True`` must not replace what is at ``target``; ``None`` if it may."""
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISSOCK(info.st_mode):
+        return None
+    return _describe(target, socket.SOCK_STREAM, probe=False)
+
+
+def _bind_replacing(
+    sock: FileDescriptorLike, target: str, mode: Optional[int], sock_type: int, backlog: int
+) -> SocketFile:
+    """Bind and listen in a private directory, then rename the socket file over ``target``."""
+    occupant = _occupant(target)
+    if occupant is not None:
+        raise _in_use(target, occupant)
+    directory, private = _private_path(target, "with replace=True")
+    try:
+        call_on(sock, _bind, private)
+        if mode is not None:
+            os.chmod(private, mode)  # in a 0o700 directory: nobody can connect yet
+        if sock_type in _LISTENING_TYPES:
+            # Listening before the file appears: the first client is not refused.
+            call_on(sock, _SocketType.listen, backlog)
+        created = os.lstat(private)
+        occupant = _occupant(target)  # checked again just before: narrows the race
+        if occupant is not None:
+            raise _in_use(target, occupant)
+        os.rename(private, target)
+    finally:
+        try:
+            os.unlink(private)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.rmdir(directory)
+    return SocketFile(target, created.st_dev, created.st_ino)
+
+
 def bind_path(
     sock: FileDescriptorLike,
     path: PathLike,
     *,
     mode: Optional[int] = None,
     replace_stale: bool = False,
+    replace: bool = False,
+    backlog: Optional[int] = None,
 ) -> SocketFile:
     """Bind the unbound unix socket ``sock`` to the filesystem path ``path``.
 
@@ -329,13 +385,23 @@ def bind_path(
     A live socket answers the probe connection; a stream listener sees it as a
     connection that closes at once.
 
+    ``replace=True`` is for handing a path over to a new server without
+    refusing anyone: the socket is bound under a temporary name, made to
+    listen (stream and seqpacket, with ``backlog``, default 128) and then
+    atomically renamed over ``path``, whether a socket there is live or stale.
+    Anything but a socket file at ``path`` is still refused. The old server
+    keeps its listening fd and its queue; ``SocketFile.unlink`` of its file
+    leaves the new one in place. ``sock``'s own address is then the removed
+    temporary path (see the module notes).
+
     Returns:
         The :class:`SocketFile` created, to :meth:`~SocketFile.unlink` on shutdown.
 
     Raises:
         FileExistsError: ``path`` is taken (errno ``EADDRINUSE``); the message
             says by what: a live socket, a stale one, a symlink, another file.
-        ValueError: bad path, or ``mode`` out of range or too long a temp path.
+        ValueError: bad path, or ``mode`` out of range or too long a temp path,
+            or both ``replace`` and ``replace_stale``.
         TypeError: ``mode`` is not an int.
         OSError: ``bind``, ``chmod``, ``link`` or the private directory failed.
             After a failure ``sock`` may be bound to a removed temporary path:
@@ -346,6 +412,12 @@ def bind_path(
     if mode is not None:
         _check_mode(mode)
     sock_type: int = call_on(sock, _SocketType.getsockopt, socket.SOL_SOCKET, socket.SO_TYPE)
+    if replace:
+        if replace_stale:
+            raise ValueError("replace=True replaces live and stale sockets: drop replace_stale")
+        return _bind_replacing(
+            sock, target, mode, sock_type, _DEFAULT_BACKLOG if backlog is None else backlog
+        )
     try:
         if replace_stale:
             with _directory_lock(target):

@@ -14,7 +14,7 @@ import socket
 from typing import Iterable, Optional
 
 from uds import _platform
-from uds._addr import _FROM_STD_CACHE, AddrLike, UnixSocketAddr
+from uds._addr import _FROM_STD_CACHE, AddrLike, UnixSocketAddr, naming
 from uds._ancillary import Buffer, WritableBuffer, as_buffers, recv_ancillary, send_ancillary
 from uds._bind import UnlinkingSocket, bind_path
 from uds._cmsg import fd_array, fds_space, parse_fds
@@ -121,36 +121,52 @@ def bind_unix_addr(
     mode: Optional[int] = None,
     replace_stale: bool = False,
     unlink_on_close: bool = False,
+    replace: bool = False,
 ) -> socket.socket:
     """Create a unix socket of ``type`` bound to ``addr``; stream and seqpacket listen.
 
     ``addr`` is a :class:`UnixSocketAddr` or anything :meth:`UnixSocketAddr.new`
-    accepts (``"@name"`` is abstract). The socket is close-on-exec. An existing
-    file at a path is never replaced and a symlink there is never followed.
-    For path addresses (see :func:`uds.bind_path`): ``mode`` sets the socket
-    file's permissions exactly before it becomes reachable, ``replace_stale``
-    removes a socket file nobody listens on, and ``unlink_on_close`` returns an
+    accepts (``"@name"`` is abstract, ``"./@name"`` the file). The socket is
+    close-on-exec. An existing file at a path is never replaced and a symlink
+    there is never followed. For path addresses (see :func:`uds.bind_path`):
+    ``mode`` sets the socket file's permissions exactly before it becomes
+    reachable, ``replace_stale`` removes a socket file nobody listens on,
+    ``replace`` atomically takes the path over from a socket file, live or
+    not (a zero-downtime restart), and ``unlink_on_close`` returns an
     :class:`uds.UnlinkingSocket` whose ``close()`` removes the file it created.
 
     Raises:
         OSError: ``EADDRINUSE``, the address is taken; for a path it is a
-            :class:`FileExistsError` whose message says by what.
+            :class:`FileExistsError` whose message says by what. Every error
+            of the ``bind`` names the address in ``filename``.
         ValueError: invalid address, or a path option with a non-path address.
     """
     target = UnixSocketAddr.new(addr)
-    if not target.is_path and (mode is not None or replace_stale or unlink_on_close):
+    if not target.is_path and (mode is not None or replace_stale or unlink_on_close or replace):
         raise ValueError(
-            f"mode, replace_stale and unlink_on_close apply to path addresses, not {target}"
+            "mode, replace_stale, replace and unlink_on_close apply to path addresses, "
+            f"not {target}"
         )
     sock = UnlinkingSocket(socket.AF_UNIX, type) if unlink_on_close else _new_socket(type)
     socket_file = None
+    backlog = _DEFAULT_BACKLOG if backlog is None else backlog
     try:
-        if target.is_path:
-            socket_file = bind_path(sock, target.to_std(), mode=mode, replace_stale=replace_stale)
-        else:
-            sock.bind(target.to_std())
+        try:
+            if target.is_path:
+                socket_file = bind_path(
+                    sock,
+                    target.to_std(),
+                    mode=mode,
+                    replace_stale=replace_stale,
+                    replace=replace,
+                    backlog=backlog,
+                )
+            else:
+                sock.bind(target.to_std())
+        except OSError as error:
+            raise naming(error, target) from None
         if type & _TYPE_MASK in _LISTENING_TYPES:
-            sock.listen(_DEFAULT_BACKLOG if backlog is None else backlog)
+            sock.listen(backlog)
     except BaseException:
         sock.close()
         if socket_file is not None:
@@ -167,11 +183,16 @@ def connect_to_unix_addr(addr: AddrLike, type: int = socket.SOCK_STREAM) -> sock
     Raises:
         ConnectionRefusedError: nobody listens there (or a stale socket file).
         FileNotFoundError: no such path.
+        OSError: ``EPROTOTYPE``, a socket of another type is bound at the path.
+            Every error of the ``connect`` names the address in ``filename``.
     """
     target = UnixSocketAddr.new(addr)
     sock = _new_socket(type)
     try:
         sock.connect(target.to_std())
+    except OSError as error:
+        sock.close()
+        raise naming(error, target) from None
     except BaseException:
         sock.close()
         raise
@@ -184,13 +205,24 @@ def connect_from_to_unix_addr(
     """Create a unix socket of ``type`` bound to ``from_addr`` and connected to ``to_addr``.
 
     The peer sees ``from_addr`` as this socket's address.
+
+    Raises:
+        OSError: ``EADDRINUSE`` when ``from_addr`` is taken (``filename`` is
+            ``from_addr``); as :func:`connect_to_unix_addr` (``filename`` is
+            ``to_addr``).
     """
     source = UnixSocketAddr.new(from_addr)
     target = UnixSocketAddr.new(to_addr)
     sock = _new_socket(type)
     try:
-        sock.bind(source.to_std())
-        sock.connect(target.to_std())
+        try:
+            sock.bind(source.to_std())
+        except OSError as error:
+            raise naming(error, source) from None
+        try:
+            sock.connect(target.to_std())
+        except OSError as error:
+            raise naming(error, target) from None
     except BaseException:
         sock.close()
         raise

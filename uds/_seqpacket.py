@@ -36,7 +36,7 @@ import socket
 import time
 from typing import Callable, Optional, TypeVar
 
-from uds._addr import AddrLike, UnixSocketAddr
+from uds._addr import AddrLike, UnixSocketAddr, naming
 from uds._bind import SocketFile, bind_path
 from uds._closeable import Closeable
 from uds._fd import call_on
@@ -204,22 +204,42 @@ def bind_to(
     *,
     mode: Optional[int] = None,
     replace_stale: bool = False,
+    replace: bool = False,
+    backlog: Optional[int] = None,
 ) -> Optional[SocketFile]:
     """Bind ``sock`` to ``addr``; a path goes through :func:`uds.bind_path` (no clobbering).
+
+    ``replace`` and ``backlog`` are :func:`uds.bind_path`'s: with ``replace``
+    the socket is listening when this returns.
 
     Returns:
         The socket file created for a path address, ``None`` for other kinds.
 
     Raises:
         FileExistsError: a path is taken (``EADDRINUSE``), saying by what.
-        OSError: ``EADDRINUSE`` for a taken abstract name, others from ``bind(2)``.
-        ValueError: ``mode``/``replace_stale`` with an address that is not a path.
+        OSError: ``EADDRINUSE`` for a taken abstract name, others from ``bind(2)``;
+            ``filename`` is the address.
+        ValueError: ``mode``/``replace_stale``/``replace`` with an address that is
+            not a path.
     """
     if addr.is_path:
-        return bind_path(sock, addr.to_std(), mode=mode, replace_stale=replace_stale)
-    if mode is not None or replace_stale:
-        raise ValueError(f"mode and replace_stale apply to path addresses, not {addr}")
-    sock.bind(addr.to_std())
+        try:
+            return bind_path(
+                sock,
+                addr.to_std(),
+                mode=mode,
+                replace_stale=replace_stale,
+                replace=replace,
+                backlog=backlog,
+            )
+        except OSError as error:
+            raise naming(error, addr) from None
+    if mode is not None or replace_stale or replace:
+        raise ValueError(f"mode, replace_stale and replace apply to path addresses, not {addr}")
+    try:
+        sock.bind(addr.to_std())
+    except OSError as error:
+        raise naming(error, addr) from None
     return None
 
 
@@ -232,14 +252,19 @@ def connect_to(
         ValueError: an invalid address (before any socket is created).
         FileNotFoundError, ConnectionRefusedError: nothing listens at ``to_addr``.
         BlockingIOError: non-blocking and the listener's backlog is full.
+        OSError: the errors of ``bind(2)`` name ``from_addr`` in ``filename``,
+            those of ``connect(2)`` ``to_addr``.
     """
-    target = UnixSocketAddr.new(to_addr).to_std()
+    target = UnixSocketAddr.new(to_addr)
     source = None if from_addr is None else UnixSocketAddr.new(from_addr)
     sock = new_socket(nonblocking)
     try:
         if source is not None:
             bind_to(sock, source)
-        sock.connect(target)
+        try:
+            sock.connect(target.to_std())
+        except OSError as error:
+            raise naming(error, target) from None
     except BaseException:
         sock.close()
         raise

@@ -70,9 +70,14 @@ class _SeqpacketConn(_core.SeqpacketSocket):
     def connect(cls: type[_C], path: PathLike) -> _C:
         """Connect to the listener at the filesystem path ``path``.
 
+        ``path`` is always a path, in every flavour of these types (blocking,
+        non-blocking, :mod:`uds.asyncio`): ``"@name"`` is the file ``@name``.
+        Use :meth:`connect_unix_addr` for an abstract address.
+
         Raises:
             FileNotFoundError: no such path.
             ConnectionRefusedError: nobody listens there (a stale socket file).
+                Connection errors have the path in ``filename``.
             BlockingIOError: non-blocking type and the listener's backlog is full.
             ValueError: the path is too long or contains NUL.
         """
@@ -81,6 +86,8 @@ class _SeqpacketConn(_core.SeqpacketSocket):
     @classmethod
     def connect_unix_addr(cls: type[_C], addr: AddrLike) -> _C:
         """Connect to ``addr``: a :class:`UnixSocketAddr`, a path, or ``"@name"`` (abstract).
+
+        ``"./@name"`` is the file ``@name``.
 
         Raises:
             as :meth:`connect`; ``ConnectionRefusedError`` for an abstract name nobody has.

@@ -44,31 +44,50 @@ class _SeqpacketListener(_core.SeqpacketSocket, Generic[_ConnT]):
         replace_stale: bool = False,
         backlog: int = _DEFAULT_BACKLOG,
         unlink_on_close: bool = False,
+        replace: bool = False,
     ) -> _L:
         """Listen at the filesystem path ``path`` (relative or absolute).
 
+        ``path`` is always a path, in every flavour of these types (blocking,
+        non-blocking, :mod:`uds.asyncio`): ``"@name"`` is the file ``@name``.
+        Use :meth:`bind_unix_addr` for an abstract address.
+
         Nothing already at ``path`` is replaced (see :func:`uds.bind_path`):
         ``mode`` sets the socket file's permissions exactly, ``replace_stale``
-        removes a socket file nobody listens on. With ``unlink_on_close``,
-        :meth:`close` removes the socket file if the path still names the one
-        this listener created; otherwise the file stays.
+        removes a socket file nobody listens on. ``replace=True`` is the
+        exception, for a zero-downtime restart: the new socket is renamed over
+        a socket file at ``path``, live or stale, atomically, so no client
+        finds nothing there. With ``unlink_on_close``, :meth:`close` removes
+        the socket file if the path still names the one this listener created
+        (not once a successor replaced it); otherwise the file stays.
 
         Raises:
             FileExistsError: ``path`` is taken (errno ``EADDRINUSE``), saying by what.
-            ValueError: the path is too long or contains NUL; ``mode`` out of range.
+            OSError: from ``bind(2)``, with the path in ``filename``.
+            ValueError: the path is too long or contains NUL; ``mode`` out of
+                range; ``replace`` with ``replace_stale``.
         """
         addr = UnixSocketAddr.from_path(path)
-        return cls._listen(addr, mode, replace_stale, backlog, unlink_on_close)
+        return cls._listen(addr, mode, replace_stale, backlog, unlink_on_close, replace)
 
     @classmethod
-    def bind_unix_addr(cls: type[_L], addr: AddrLike, *, backlog: int = _DEFAULT_BACKLOG) -> _L:
+    def bind_unix_addr(
+        cls: type[_L],
+        addr: AddrLike,
+        *,
+        backlog: int = _DEFAULT_BACKLOG,
+        replace: bool = False,
+    ) -> _L:
         """Listen at ``addr``: a :class:`UnixSocketAddr`, a path, or ``"@name"`` (abstract).
 
+        ``"./@name"`` is the file ``@name``. ``replace`` (paths only) is as in :meth:`bind`.
+
         Raises:
-            OSError: ``EADDRINUSE`` when the address is taken.
-            ValueError: an invalid address.
+            OSError: ``EADDRINUSE`` when the address is taken; every error of
+                ``bind(2)`` has the address in ``filename``.
+            ValueError: an invalid address; ``replace`` with a non-path address.
         """
-        return cls._listen(UnixSocketAddr.new(addr), None, False, backlog, False)
+        return cls._listen(UnixSocketAddr.new(addr), None, False, backlog, False, replace)
 
     @classmethod
     def _listen(
@@ -78,11 +97,14 @@ class _SeqpacketListener(_core.SeqpacketSocket, Generic[_ConnT]):
         replace_stale: bool,
         backlog: int,
         unlink_on_close: bool,
+        replace: bool = False,
     ) -> _L:
         sock = _core.new_socket(cls._NONBLOCKING)
         socket_file = None
         try:
-            socket_file = _core.bind_to(sock, addr, mode=mode, replace_stale=replace_stale)
+            socket_file = _core.bind_to(
+                sock, addr, mode=mode, replace_stale=replace_stale, replace=replace, backlog=backlog
+            )
             sock.listen(backlog)
         except BaseException:
             sock.close()
