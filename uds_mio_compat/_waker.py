@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 from uds._closeable import Closeable
@@ -12,13 +13,15 @@ from uds_mio_compat._token import Token
 
 __all__ = ["Waker"]
 
-_HAS_EVENTFD = hasattr(os, "eventfd")
+# os.eventfd and friends are new in Python 3.10 (Linux only): the version test
+# comes first so that type checkers targeting 3.9 skip the calls behind it.
+_HAS_EVENTFD = sys.version_info >= (3, 10) and hasattr(os, "eventfd")
 _DRAIN_SIZE = 4096
 
 
 def _new_channel() -> tuple[int, int]:
     """(read fd, write fd): an eventfd used for both, or a pipe; close-on-exec, non-blocking."""
-    if _HAS_EVENTFD:
+    if sys.version_info >= (3, 10) and _HAS_EVENTFD:
         fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         return fd, fd
     # Python creates pipes close-on-exec atomically (pipe2 where available).
@@ -68,7 +71,7 @@ class Waker(Closeable):
             if fd < 0:
                 raise ValueError("wake() on a closed Waker")
             try:
-                if _HAS_EVENTFD:
+                if sys.version_info >= (3, 10) and _HAS_EVENTFD:
                     os.eventfd_write(fd, 1)
                 else:
                     os.write(fd, b"\x01")
@@ -77,7 +80,7 @@ class Waker(Closeable):
 
     def _drain(self) -> None:
         try:
-            if _HAS_EVENTFD:
+            if sys.version_info >= (3, 10) and _HAS_EVENTFD:
                 os.eventfd_read(self._read_fd)
             else:
                 while len(os.read(self._read_fd, _DRAIN_SIZE)) == _DRAIN_SIZE:
