@@ -13,6 +13,8 @@ from uds._credentials import ConnCredentials, ReceivedCredentials, SendCredentia
 from uds._errors import UnsupportedPlatformError
 from uds._fd import HasFileno
 from uds._fds import ReceivedFds
+from uds._impl import native_available
+from uds._packet import Packet
 from uds._seqpacket_conn import NonblockingUnixSeqpacketConn, UnixSeqpacketConn
 from uds._seqpacket_listener import NonblockingUnixSeqpacketListener, UnixSeqpacketListener
 from uds.ext import (
@@ -30,11 +32,13 @@ from uds.ext import (
     peer_unix_addr,
     recv_fds,
     recv_fds_from,
+    recv_many,
     recv_fds_into,
     recv_from_unix_addr,
     recv_vectored_from_unix_addr,
     send_fds,
     send_fds_to,
+    send_many,
     send_to_unix_addr,
     send_vectored_to_unix_addr,
 )
@@ -48,11 +52,14 @@ __all__ = [
     # credentials and received fds
     "ConnCredentials",
     "ReceivedCredentials",
+    "Packet",
     "ReceivedFds",
     "SendCredentials",
     # errors and protocols
     "HasFileno",
     "UnsupportedPlatformError",
+    # which implementation runs: the C core or pure Python
+    "native_available",
     # secure path binding and peer authorization
     "PeerPolicy",
     "SocketFile",
@@ -78,11 +85,13 @@ __all__ = [
     "peer_unix_addr",
     "recv_fds",
     "recv_fds_from",
+    "recv_many",
     "recv_fds_into",
     "recv_from_unix_addr",
     "recv_vectored_from_unix_addr",
     "send_fds",
     "send_fds_to",
+    "send_many",
     "send_to_unix_addr",
     "send_vectored_to_unix_addr",
 ]

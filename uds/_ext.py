@@ -20,6 +20,9 @@ from uds._bind import UnlinkingSocket, bind_path
 from uds._cmsg import fd_array, fds_space, parse_fds
 from uds._fd import FileDescriptorLike, call_on, call_on_unix
 from uds._fds import ReceivedFds
+from uds._impl import accelerate
+from uds._packet import Packet
+from uds._seqpacket_io import check_batch_size
 
 __all__ = [
     "local_unix_addr",
@@ -39,6 +42,8 @@ __all__ = [
     "peek_vectored_from_unix_addr",
     "send_fds_to",
     "recv_fds_from",
+    "send_many",
+    "recv_many",
 ]
 
 _sys = _platform.current
@@ -56,6 +61,7 @@ _SEND_FLAGS = _platform.SEND_FLAGS
 _RECV_FLAGS = _platform.RECV_FLAGS
 _MSG_PEEK: int = _sys.MSG_PEEK
 _MSG_TRUNC: int = _sys.MSG_TRUNC
+_MSG_DONTWAIT: int = _sys.MSG_DONTWAIT
 _SCM_MAX_FD = _platform.SCM_MAX_FD
 _SOL_SOCKET: int = _sys.SOL_SOCKET
 _SCM_RIGHTS: int = _sys.SCM_RIGHTS
@@ -286,8 +292,8 @@ def send_fds(sock: FileDescriptorLike, data: Buffer, fds: Iterable[FileDescripto
     return call_on_unix(sock, _sendmsg, (data,), rights, _SEND_FLAGS)
 
 
-def recv_fds(sock: FileDescriptorLike, bufsize: int, maxfds: int) -> tuple[bytes, ReceivedFds]:
-    """Receive up to ``bufsize`` bytes and up to ``maxfds`` fds.
+def recv_fds(sock: FileDescriptorLike, bufsize: int, max_fds: int) -> tuple[bytes, ReceivedFds]:
+    """Receive up to ``bufsize`` bytes and up to ``max_fds`` fds.
 
     The fds are close-on-exec and owned by the caller (close them, or use the
     :class:`ReceivedFds` as a context manager). ``fds.truncated`` is True when
@@ -299,27 +305,27 @@ def recv_fds(sock: FileDescriptorLike, bufsize: int, maxfds: int) -> tuple[bytes
         ``(data, fds)``; empty data and no fds at end of stream.
 
     Raises:
-        ValueError, TypeError: ``maxfds`` is not an int in 0..``SCM_MAX_FD``.
+        ValueError, TypeError: ``max_fds`` is not an int in 0..``SCM_MAX_FD``.
         BlockingIOError: non-blocking socket with nothing to read.
     """
-    space = fds_space(maxfds)
+    space = fds_space(max_fds)
     if isinstance(sock, _SocketType):
         data, ancdata, msg_flags, _ = _recvmsg(sock, bufsize, space, _RECV_FLAGS)
     else:
         data, ancdata, msg_flags, _ = call_on(sock, _recvmsg, bufsize, space, _RECV_FLAGS)
-    return data, parse_fds(ancdata, msg_flags, maxfds)
+    return data, parse_fds(ancdata, msg_flags, max_fds)
 
 
 def recv_fds_into(
-    sock: FileDescriptorLike, buffer: WritableBuffer, maxfds: int
+    sock: FileDescriptorLike, buffer: WritableBuffer, max_fds: int
 ) -> tuple[int, ReceivedFds]:
     """Like :func:`recv_fds`, but read into ``buffer`` and return the byte count."""
-    space = fds_space(maxfds)
+    space = fds_space(max_fds)
     if isinstance(sock, _SocketType):
         nbytes, ancdata, msg_flags, _ = _recvmsg_into(sock, (buffer,), space, _RECV_FLAGS)
     else:
         nbytes, ancdata, msg_flags, _ = call_on(sock, _recvmsg_into, (buffer,), space, _RECV_FLAGS)
-    return nbytes, parse_fds(ancdata, msg_flags, maxfds)
+    return nbytes, parse_fds(ancdata, msg_flags, max_fds)
 
 
 # Datagrams ---------------------------------------------------------------------------
@@ -398,11 +404,98 @@ def send_fds_to(
 
 
 def recv_fds_from(
-    sock: FileDescriptorLike, bufsize: int, maxfds: int
+    sock: FileDescriptorLike, bufsize: int, max_fds: int
 ) -> tuple[bytes, ReceivedFds, UnixSocketAddr]:
-    """Receive a datagram, up to ``maxfds`` fds and the sender's address."""
-    received = recv_ancillary(sock, bufsize, max_fds=maxfds)
+    """Receive a datagram, up to ``max_fds`` fds and the sender's address."""
+    received = recv_ancillary(sock, bufsize, max_fds=max_fds)
     if received.pidfd is not None:
         os.close(received.pidfd)
     assert received.data is not None
     return received.data, received.fds, received.addr or UnixSocketAddr.new_unspecified()
+
+
+# Batches ------------------------------------------------------------------------
+
+
+def send_many(sock: FileDescriptorLike, packets: Iterable[Buffer]) -> int:
+    """Send each buffer of ``packets`` as one datagram (or seqpacket packet), in order.
+
+    For a connected datagram socket, or a seqpacket one; Linux sends the batch
+    with as few ``sendmmsg`` calls as it can. A blocking socket sends them all;
+    a non-blocking one sends what fits.
+
+    Returns:
+        How many packets were sent, at least one.
+
+    Raises:
+        TypeError: an item is not a bytes-like object (nothing is sent).
+        BlockingIOError: non-blocking and not even one packet fits.
+        OSError: the first packet failed (``EDESTADDRREQ`` when not connected,
+            ``BrokenPipeError``...); after the first, the count sent so far is
+            returned and the error repeats on the next call.
+    """
+    batch = packets if type(packets) is list or type(packets) is tuple else list(packets)
+    views = [memoryview(packet) for packet in batch]  # TypeError before anything is sent
+    sent = 0
+    for view in views:
+        try:
+            call_on(sock, _sendmsg, (view,), (), _SEND_FLAGS)
+        except OSError:
+            if sent:
+                return sent
+            raise
+        sent += 1
+    return sent
+
+
+def recv_many(
+    sock: FileDescriptorLike, bufsize: int, max_packets: int, max_fds: int = 0
+) -> list[Packet]:
+    """Receive up to ``max_packets`` datagrams: wait for the first, then take what is queued.
+
+    Each :class:`uds.Packet` has the data (up to ``bufsize`` bytes), whether it
+    was truncated, the fds it carried when ``max_fds`` > 0 (else ``None``; the
+    kernel then discards fds), and the sender's address (``None`` for a
+    connection-oriented socket). Linux receives the batch with one
+    ``recvmmsg`` call. On a non-blocking socket, the first packet must be
+    queued already.
+
+    Raises:
+        ValueError, TypeError: ``max_packets`` not in 1..1024, ``max_fds`` not
+            in 0..253, ``bufsize`` negative; before receiving.
+        BlockingIOError: non-blocking socket with nothing queued.
+    """
+    check_batch_size(max_packets)
+    space = fds_space(max_fds) if max_fds else 0
+    packets = [_recv_packet(sock, bufsize, space, max_fds, 0)]
+    while len(packets) < max_packets:
+        try:
+            packets.append(_recv_packet(sock, bufsize, space, max_fds, _MSG_DONTWAIT))
+        except BlockingIOError:
+            break
+    return packets
+
+
+def _recv_packet(
+    sock: FileDescriptorLike, bufsize: int, space: int, max_fds: int, flags: int
+) -> Packet:
+    flags |= _RECV_FLAGS if space else 0
+    data, ancdata, msg_flags, raw = call_on(sock, _recvmsg, bufsize, space, flags)
+    fds = parse_fds(ancdata, msg_flags, max_fds) if space else None
+    try:
+        addr = None if raw is None else _unix_addr(raw, "the sender")
+    except BaseException:
+        if fds is not None:
+            fds.close()
+        raise
+    return Packet(data, msg_flags & _MSG_TRUNC != 0, fds, addr)
+
+
+# The C core's versions of the hot paths, when it runs (the functions above are their twins).
+local_unix_addr = accelerate(local_unix_addr)
+peer_unix_addr = accelerate(peer_unix_addr)
+send_fds = accelerate(send_fds)
+recv_fds = accelerate(recv_fds)
+recv_fds_into = accelerate(recv_fds_into)
+send_many = accelerate(send_many)
+recv_many = accelerate(recv_many)

@@ -40,6 +40,7 @@ from uds._addr import AddrLike, UnixSocketAddr, naming
 from uds._bind import SocketFile, bind_path
 from uds._closeable import Closeable
 from uds._fd import call_on
+from uds._impl import SocketSlots
 
 __all__ = [
     "SeqpacketSocket",
@@ -338,10 +339,11 @@ class BlockingState:
         return self.nonblocking or self.read is not None or self.write is not None
 
 
-class SeqpacketSocket(Closeable):
+class SeqpacketSocket(SocketSlots, Closeable):
     """What every seqpacket object (listener or connection, either mode) does the same way."""
 
-    __slots__ = ("_sock", "_state")
+    # _sock and _state are the slots of SocketSlots (uds._seqpacket_io, or its C twin).
+    __slots__ = ()
 
     #: Whether instances start non-blocking; the only difference between the types.
     _NONBLOCKING = False
@@ -399,6 +401,20 @@ class SeqpacketSocket(Closeable):
         else:
             state.write = timeout
         self._sock.setblocking(not state.fd_nonblocking())
+
+    def _blocked(self, reading: bool, what: str, method: Callable[..., _R], *args: object) -> _R:
+        """What a call that would block does: raise, or wait and retry ``method(*args)``.
+
+        The data methods call this (the C ones too) after ``EAGAIN``; ``method``
+        and ``args`` repeat the call with ``MSG_DONTWAIT``.
+
+        Raises:
+            BlockingIOError: the socket is non-blocking.
+            TimeoutError, Exception: as :meth:`_retry`.
+        """
+        if self._state.nonblocking:
+            raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+        return self._retry(reading, what, method, *args)
 
     def _retry(self, reading: bool, what: str, method: Callable[..., _R], *args: object) -> _R:
         """Wait until ``method(*args)``, which just would have blocked, succeeds; return its result.

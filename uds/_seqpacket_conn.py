@@ -16,6 +16,8 @@ platform needs it.
 from __future__ import annotations
 
 import _socket
+import errno
+import os
 from array import array
 from typing import Iterable, Optional, Sequence, Tuple, TypeVar, Union
 
@@ -24,15 +26,14 @@ from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer, as_buffers
 from uds._bind import PathLike
-from uds._cmsg import fd_array, fds_space, parse_fds
+from uds._cmsg import fds_space
 from uds._credentials import (
     ConnCredentials,
     initial_peer_credentials,
     initial_peer_selinux_context,
     peer_pidfd,
 )
-from uds._fd import FileDescriptorLike
-from uds._fds import ReceivedFds
+from uds._impl import SeqpacketIO
 
 __all__ = ["UnixSeqpacketConn", "NonblockingUnixSeqpacketConn"]
 
@@ -59,7 +60,7 @@ _Ancillary = Sequence[Tuple[int, int, Union[bytes, "array[int]"]]]
 _FDS_SPACE = {count: fds_space(count) for count in range(_SCM_MAX_FD + 1)}
 
 
-class _SeqpacketConn(_core.SeqpacketSocket):
+class _SeqpacketConn(SeqpacketIO, _core.SeqpacketSocket):
     """What blocking and non-blocking seqpacket connections share (see the module notes)."""
 
     __slots__ = ()
@@ -163,22 +164,6 @@ class _SeqpacketConn(_core.SeqpacketSocket):
 
     # Sending --------------------------------------------------------------------
 
-    def send(self, data: Buffer, flags: int = 0) -> int:
-        """Send ``data`` as one packet; return its length.
-
-        Raises:
-            BrokenPipeError: the peer is gone (never ``SIGPIPE``).
-            OSError: ``EMSGSIZE`` when the packet is larger than the send buffer.
-            BlockingIOError: non-blocking and the peer's queue is full.
-            TimeoutError: the write timeout expired.
-        """
-        try:
-            return self._sock.send(data, flags | _SEND_FLAGS)
-        except BlockingIOError:
-            if self._state.nonblocking or flags & _MSG_DONTWAIT:
-                raise
-        return self._retry(False, "send", _send, self._sock, data, flags | _SEND_FLAGS)
-
     def send_vectored(self, buffers: Iterable[Buffer]) -> int:
         """Send one packet gathered from ``buffers``; return its length.
 
@@ -193,59 +178,7 @@ class _SeqpacketConn(_core.SeqpacketSocket):
                 raise
         return self._retry(False, "send", _sendmsg, self._sock, packet, _NO_ANCILLARY, _SEND_FLAGS)
 
-    def send_fds(self, data: Buffer, fds: Iterable[FileDescriptorLike]) -> int:
-        """Send ``data`` as one packet carrying ``fds`` (ints or objects with ``fileno()``).
-
-        ``data`` may be empty. The fds stay open and the caller's; the peer
-        gets duplicates, in the same order.
-
-        Raises:
-            ValueError: more than ``SCM_MAX_FD`` (253) fds, before sending anything.
-            OSError: ``EBADF`` for an fd that is not open; nothing is sent.
-            TypeError: an fd is neither an int nor has ``fileno()``.
-            BrokenPipeError, BlockingIOError, TimeoutError: as :meth:`send`.
-        """
-        # sendmsg takes any buffer: the array is not copied to bytes.
-        numbers = fd_array(fds)
-        ancillary: _Ancillary = ((_SOL_SOCKET, _SCM_RIGHTS, numbers),) if numbers else _NO_ANCILLARY
-        try:
-            return _sendmsg(self._sock, (data,), ancillary, _SEND_FLAGS)
-        except BlockingIOError:
-            if self._state.nonblocking:
-                raise
-        return self._retry(False, "send", _sendmsg, self._sock, (data,), ancillary, _SEND_FLAGS)
-
     # Receiving ------------------------------------------------------------------
-
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """Receive one packet of up to ``bufsize`` bytes (the stdlib signature).
-
-        A longer packet is truncated and its tail lost; :meth:`recv_vectored`
-        reports that. Returns ``b""`` for an empty packet and at end of connection.
-
-        Raises:
-            BlockingIOError: non-blocking and nothing queued.
-            TimeoutError: the read timeout expired.
-        """
-        try:
-            return self._sock.recv(bufsize, flags)
-        except BlockingIOError:
-            if self._state.nonblocking or flags & _MSG_DONTWAIT:
-                raise
-        return self._retry(True, "recv", _recv, self._sock, bufsize, flags)
-
-    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: int = 0) -> int:
-        """Receive one packet into ``buffer``; return the bytes stored (the stdlib signature).
-
-        Raises:
-            as :meth:`recv`.
-        """
-        try:
-            return self._sock.recv_into(buffer, nbytes, flags)
-        except BlockingIOError:
-            if self._state.nonblocking or flags & _MSG_DONTWAIT:
-                raise
-        return self._retry(True, "recv", _recv_into, self._sock, buffer, nbytes, flags)
 
     def _recv_vectored(self, buffers: Iterable[WritableBuffer], flags: int) -> tuple[int, bool]:
         targets = list(buffers)
@@ -273,43 +206,26 @@ class _SeqpacketConn(_core.SeqpacketSocket):
         """
         return self._recv_vectored(buffers, 0)
 
-    def recv_fds(self, bufsize: int, maxfds: int) -> tuple[bytes, bool, ReceivedFds]:
-        """Receive one packet of up to ``bufsize`` bytes and up to ``maxfds`` fds.
-
-        The fds are close-on-exec and the caller's (use the :class:`ReceivedFds`
-        as a context manager); fds beyond ``maxfds`` are closed and
-        ``fds.truncated`` is set.
-
-        Returns:
-            ``(data, truncated, fds)``: ``truncated`` says the packet was longer
-            than ``bufsize`` and its tail is lost.
-
-        Raises:
-            ValueError, TypeError: ``maxfds`` is not an int in 0..253, before receiving.
-            BlockingIOError, TimeoutError: as :meth:`recv`.
-        """
-        space = _FDS_SPACE.get(maxfds) if type(maxfds) is int else None
-        if space is None:
-            space = fds_space(maxfds)  # raises the error that explains what is wrong
-        try:
-            data, ancdata, msg_flags, _ = _recvmsg(self._sock, bufsize, space, _RECV_FLAGS)
-        except BlockingIOError:
-            if self._state.nonblocking:
-                raise
-        else:
-            return data, msg_flags & _MSG_TRUNC != 0, parse_fds(ancdata, msg_flags, maxfds)
-        data, ancdata, msg_flags, _ = self._retry(
-            True, "recv", _recvmsg, self._sock, bufsize, space, _RECV_FLAGS
-        )
-        return data, msg_flags & _MSG_TRUNC != 0, parse_fds(ancdata, msg_flags, maxfds)
-
-    def peek(self, bufsize: int) -> bytes:
-        """Like :meth:`recv`, but leave the packet queued."""
-        return self.recv(bufsize, _MSG_PEEK)
-
     def peek_vectored(self, buffers: Iterable[WritableBuffer]) -> tuple[int, bool]:
         """Like :meth:`recv_vectored`, but leave the packet queued."""
         return self._recv_vectored(buffers, _MSG_PEEK)
+
+    def _finish_send_many(self, packets: Sequence[Buffer], sent: int, flags: int) -> int:
+        """Where ``send_many`` goes when a packet would block after ``sent`` went out.
+
+        Non-blocking: return the count (or raise if it is 0). Blocking: wait
+        for room (each wait bounded by the write timeout) and send the rest.
+        """
+        if self._state.nonblocking:
+            if sent:
+                return sent
+            raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+        rest = list(packets[sent:])
+        while rest:
+            count = self._retry(False, "send", self.send_many, rest, flags | _MSG_DONTWAIT)
+            sent += count
+            del rest[:count]
+        return sent
 
     # State ----------------------------------------------------------------------
 
