@@ -7,7 +7,9 @@ own ``mypy`` run cannot show (it never calls the API from outside).
 
 from __future__ import annotations
 
+import array
 import asyncio
+import mmap
 import os
 import selectors
 import socket
@@ -60,6 +62,44 @@ def extension_functions(sock: socket.socket) -> None:
         print(received.credentials, received.message_truncated)
     addr: uds.UnixSocketAddr = uds.local_unix_addr(sock)
     print(addr.as_pathname(), addr.as_abstract())
+
+
+def buffers(sock: socket.socket, shared: mmap.mmap, numbers: array.array[int]) -> None:
+    """Any object with the buffer protocol goes where bytes go, not only bytes."""
+    uds.send_fds(sock, b"bytes", [0])
+    uds.send_fds(sock, shared, [0])
+    uds.send_fds(sock, numbers, [0])
+    uds.send_to_unix_addr(sock, shared, "@typing-usage")
+    uds.send_vectored_to_unix_addr(sock, [b"a", shared, numbers], "@typing-usage")
+    uds.ancillary.send_ancillary(sock, numbers, fds=[0])
+    uds.ancillary.send_ancillary(sock, [shared, numbers, bytearray(b"x")])
+    count, fds = uds.recv_fds_into(sock, shared, 1)
+    fds.close()
+    with uds.ancillary.recv_ancillary(sock, [shared, numbers]) as received:
+        print(count, received.data)
+    a, b = uds.UnixSeqpacketConn.pair()
+    with a, b:
+        a.send(shared)
+        a.send_fds(numbers, [0])
+        a.send_vectored([memoryview(b"x"), shared, numbers])
+        b.recv_into(numbers)
+        b.recv_into(shared)
+    c, d = UnixStream.pair()
+    with c, d:
+        c.write(numbers)
+        d.recv_into(shared)
+
+
+async def async_buffers(shared: mmap.mmap, numbers: array.array[int]) -> None:
+    a, b = uds.asyncio.UnixSeqpacketConn.pair()
+    async with a, b:
+        await a.send(shared)
+        await a.send_fds(numbers, [0])
+        await b.recv_into(numbers)
+    left, right = socket.socketpair()
+    with left, right:
+        left.setblocking(False)
+        await uds.asyncio.send_fds(left, shared, [0])
 
 
 def sys_stdin() -> int:

@@ -25,7 +25,8 @@ from __future__ import annotations
 import _socket
 import os
 import socket
-from typing import Iterable, Optional, Sequence, Union
+import sys
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence, Union, cast
 
 from uds import _platform
 from uds._addr import AddrLike, UnixSocketAddr
@@ -47,8 +48,19 @@ _RECV_FLAGS = _platform.RECV_FLAGS
 _MSG_TRUNC: int = _sys.MSG_TRUNC
 _MSG_CTRUNC: int = _sys.MSG_CTRUNC
 
-Buffer = Union[bytes, bytearray, memoryview]
-WritableBuffer = Union[bytearray, memoryview]
+# Anything with the buffer protocol (PEP 688): bytes, bytearray, memoryview, mmap,
+# array.array, ctypes arrays... Typing cannot say "writable", so WritableBuffer
+# is the same type (as in typeshed); a read-only buffer given to be written into
+# raises TypeError at run time.
+if sys.version_info >= (3, 12):
+    from collections.abc import Buffer
+elif TYPE_CHECKING:
+    from typing_extensions import Buffer  # typing only: ships with every type checker
+else:
+    # No buffer type exists at run time before 3.12 (and no dependency is wanted):
+    # a stand-in for introspection.
+    Buffer = Union[bytes, bytearray, memoryview]
+WritableBuffer = Buffer
 
 _CREDENTIALS_SPACE = socket.CMSG_SPACE(_sys.UCRED.size) if hasattr(_sys, "UCRED") else 0
 _TIMESTAMP_SPACE = socket.CMSG_SPACE(16)
@@ -158,7 +170,15 @@ def as_buffers(buffers: Union[Buffer, Iterable[Buffer]]) -> Sequence[Buffer]:
     """A single bytes-like object, or an iterable of them, as a sequence for sendmsg."""
     if isinstance(buffers, (bytes, bytearray, memoryview)):
         return (buffers,)
-    return list(buffers)
+    if type(buffers) is list or type(buffers) is tuple:
+        return list(cast("Iterable[Buffer]", buffers))
+    try:
+        # Other buffers (mmap, array.array...) are one buffer, although iterable.
+        with memoryview(buffers):  # type: ignore[arg-type]
+            pass
+    except TypeError:
+        return list(cast("Iterable[Buffer]", buffers))
+    return (cast("Buffer", buffers),)
 
 
 def credentials_cmsg(credentials: Union[SendCredentials, bool]) -> Cmsg:
