@@ -27,7 +27,7 @@ from tests.helpers import assert_cloexec, same_file
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TIMEOUT = 15
 _ACCEPTING = 0x10000  # __SO_ACCEPTCON in /proc/net/unix
-_PROC_TYPES = {socket.SOCK_STREAM: 1, socket.SOCK_DGRAM: 2, socket.SOCK_SEQPACKET: 5}
+_PROC_TYPES: dict[int, int] = {socket.SOCK_STREAM: 1, socket.SOCK_DGRAM: 2, socket.SOCK_SEQPACKET: 5}
 
 
 def uds_command(*args: str) -> list[str]:
@@ -431,7 +431,7 @@ def test_info_on_a_listening_path(tmp_path: pathlib.Path) -> None:
         status, info = info_json(path)
     assert status == 0
     assert info["state"] == "listening" and info["types"] == ["seqpacket"]
-    assert info["method"] == "proc"
+    assert info["method"] == "diag"
     assert info["probes"] == {"stream": "none", "seqpacket": "listening", "dgram": "none"}
     assert info["file"]["type"] == "socket"  # type: ignore[index]
 
@@ -455,7 +455,7 @@ def test_info_on_a_bound_datagram_socket(abstract_name: str) -> None:
     with uds.bind_unix_addr(abstract_name, socket.SOCK_DGRAM):
         status, info = info_json(abstract_name)
     assert status == 0 and info["types"] == ["dgram"] and info["kind"] == "abstract"
-    assert info["method"] == "proc" and info["probes"]["dgram"] == "bound"  # type: ignore[index]
+    assert info["method"] == "diag" and info["probes"]["dgram"] == "bound"  # type: ignore[index]
 
 
 def test_info_on_a_stream_socket_that_does_not_listen(tmp_path: pathlib.Path) -> None:
@@ -463,7 +463,7 @@ def test_info_on_a_stream_socket_that_does_not_listen(tmp_path: pathlib.Path) ->
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.bind(path)
         status, info = info_json(path)
-    assert status == 1 and info["state"] == "bound" and info["method"] == "proc"
+    assert status == 1 and info["state"] == "bound" and info["method"] == "diag"
     assert info["probes"] == {"stream": "bound", "seqpacket": "none", "dgram": "none"}
 
 
@@ -476,8 +476,9 @@ def test_info_on_nothing(abstract_name: str, tmp_path: pathlib.Path) -> None:
             "state": "absent",
             "types": [],
             "file": None,
-            "method": "proc",
+            "method": "diag",
             "probes": {"stream": "none", "seqpacket": "none", "dgram": "none"},
+            "resolved": None,
         },
     )
     status, info = info_json(str(tmp_path / "missing"))
@@ -510,11 +511,13 @@ def test_info_and_connect_report_permission_denied(tmp_path: pathlib.Path) -> No
             [*prefix, *uds_command("connect", path)], capture_output=True, timeout=TIMEOUT
         )
     assert info.returncode == 3, info.stderr
-    assert json.loads(info.stdout)["method"] == "connect"  # denied: nothing reaches the listener
+    # The table knows someone listens; the file's mode says we may not connect.
+    assert json.loads(info.stdout)["method"] == "diag"
+    assert json.loads(info.stdout)["types"] == ["stream"]
     assert json.loads(info.stdout)["probes"] == {
-        "stream": "permission-denied",
-        "seqpacket": "permission-denied",
-        "dgram": "permission-denied",
+        "stream": "listening",
+        "seqpacket": "none",
+        "dgram": "none",
     }
     assert connect.returncode == 3
     assert connect.stderr == f"uds: cannot connect to {path}: permission denied\n".encode()
@@ -805,8 +808,14 @@ def test_listen_mode_sets_the_socket_files_permissions(tmp_path: pathlib.Path) -
     [
         (("--mode", "9"), b"uds listen: error: argument --mode: invalid octal mode: '9'"),
         (("--mode", "17777"), b"uds listen: error: argument --mode: invalid octal mode: '17777'"),
-        (("--mode", "600", "@abstract"), b"uds: --mode and --replace-stale apply to paths"),
-        (("--replace-stale", "@abstract"), b"uds: --mode and --replace-stale apply to paths"),
+        (
+            ("--mode", "600", "@abstract"),
+            b"uds: --mode, --replace-stale and --replace apply to paths",
+        ),
+        (
+            ("--replace-stale", "@abstract"),
+            b"uds: --mode, --replace-stale and --replace apply to paths",
+        ),
     ],
 )
 def test_path_options_are_checked_before_binding(
@@ -833,8 +842,8 @@ def test_info_does_not_take_a_one_shot_listeners_only_connection(
         status, info = info_json(address)
         text = run_uds("info", address)
         assert (status, info["state"], info["types"]) == (0, "listening", ["seqpacket"])
-        assert info["method"] == "proc"
-        assert text.returncode == 0 and "  method: /proc/net/unix" in text.stdout.decode()
+        assert info["method"] == "diag"
+        assert text.returncode == 0 and "  method: kernel socket table" in text.stdout.decode()
         # The listener is still waiting for its one peer: this one.
         with uds.connect_to_unix_addr(address, socket.SOCK_SEQPACKET) as client:
             client.send(b"the real peer")
@@ -843,24 +852,71 @@ def test_info_does_not_take_a_one_shot_listeners_only_connection(
     assert (server.returncode, out, err) == (0, b"the real peer", b"")
 
 
-def test_info_connects_when_proc_knows_the_socket_by_another_name(
+def test_info_finds_a_socket_by_its_file_whatever_name_it_was_bound_under(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-        listener.bind("relative.sock")  # /proc/net/unix shows "relative.sock"
+        listener.bind("relative.sock")  # the table shows "relative.sock"
         listener.listen()
+        listener.setblocking(False)
         assert is_bound("relative.sock", socket.SOCK_STREAM)
-        status, info = info_json(str(tmp_path / "relative.sock"))
-        assert (status, info["state"], info["method"]) == (0, "listening", "connect")
-        assert info["probes"]["stream"] == "reachable"  # type: ignore[index]
-        conn, _ = listener.accept()  # the probe's connection
-        conn.close()
-        # Named relatively, it could be another directory's "relative.sock": probed too.
-        status, info = info_json("relative.sock")
-        assert (status, info["state"], info["method"]) == (0, "listening", "connect")
-        conn, _ = listener.accept()
-        conn.close()
+        for address, cwd in (
+            (str(tmp_path / "relative.sock"), tmp_path),
+            ("relative.sock", tmp_path),
+            ("../relative.sock", tmp_path / "sub"),
+        ):
+            result = subprocess.run(
+                uds_command("info", "--json", address),
+                capture_output=True,
+                timeout=TIMEOUT,
+                cwd=cwd,
+            )
+            assert result.stderr == b""  # nothing said about probing: nothing probed
+            info = json.loads(result.stdout)
+            assert (result.returncode, info["state"], info["method"]) == (0, "listening", "diag")
+            assert info["probes"]["stream"] == "listening"
+            if not os.path.isabs(address):
+                assert info["resolved"] == str(tmp_path / "relative.sock")
+            with pytest.raises(BlockingIOError):
+                listener.accept()  # nobody connected
+
+
+def test_info_on_a_relative_path_leaves_a_one_shot_listen_alone(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with uds_process("listen", "--seqpacket", "svc.sock") as server:
+        wait_bound("svc.sock", socket.SOCK_SEQPACKET, server)
+        text = run_uds("info", "svc.sock")
+        assert text.returncode == 0 and text.stderr == b""
+        lines = text.stdout.decode().splitlines()
+        assert lines[0] == "svc.sock: listening (seqpacket)"
+        assert f"  resolved: {tmp_path / 'svc.sock'}" in lines
+        with uds.UnixSeqpacketConn.connect("svc.sock") as client:  # still waiting for its peer
+            client.send(b"the real peer")
+            client.shutdown(socket.SHUT_WR)
+            out, err = finish(server)
+    assert (server.returncode, out, err) == (0, b"the real peer", b"")
+
+
+def test_a_stale_file_at_a_live_sockets_old_path_does_not_fool_info(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = str(tmp_path / "sock")
+    with uds.bind_unix_addr(path):  # live, and the table keeps showing it under that name
+        os.unlink(path)
+        uds.bind_unix_addr(path).close()  # a stale socket file now sits at the path
+        assert is_bound(path, socket.SOCK_STREAM)
+        result = run_uds("info", "--json", path)
+    info = json.loads(result.stdout)
+    assert (result.returncode, info["state"], info["method"]) == (1, "stale", "connect")
+    # Said before probing, on stderr: the file belongs to no socket of this namespace.
+    assert result.stderr.decode() == (
+        "uds: no socket of this network namespace is bound to that file; probing "
+        f"{path} with a connection of each type (a listener there sees it open and close)\n"
+    )
 
 
 def test_info_on_an_abstract_name_that_proc_shows_ambiguously(abstract_name: str) -> None:
@@ -868,7 +924,8 @@ def test_info_on_an_abstract_name_that_proc_shows_ambiguously(abstract_name: str
     decoy = uds.UnixSocketAddr.from_abstract(abstract_name[1:].encode() + b"\0y")
     with uds.bind_unix_addr(decoy, socket.SOCK_DGRAM):
         status, info = info_json(abstract_name + "@y")
-    assert (status, info["state"], info["method"]) == (1, "absent", "connect")
+    # netlink gives the name's exact bytes: no ambiguity, no probe.
+    assert (status, info["state"], info["method"]) == (1, "absent", "diag")
 
 
 def test_info_on_a_path_whose_listener_closed_but_a_connection_lives(
@@ -882,7 +939,9 @@ def test_info_on_a_path_whose_listener_closed_but_a_connection_lives(
         with conn:
             assert is_bound(path, socket.SOCK_STREAM, listening=False)
             status, info = info_json(path)
-    assert (status, info["state"], info["method"]) == (1, "stale", "connect")
+    # The table shows the accepted connection at the file, and nothing accepting there.
+    assert (status, info["state"], info["method"]) == (1, "stale", "diag")
+    assert info["probes"]["stream"] == "connected"  # type: ignore[index]
 
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])

@@ -2,7 +2,12 @@
 
 Exit status: 0 success; 1 failure (refused, not found, address in use, stale
 socket, a lost peer); 2 usage error or bad address; 3 permission denied;
-130 interrupted; 141 stdout closed by its reader.
+130 interrupted; 141 stdout closed by its reader; 143 and 129 ended by
+``SIGTERM`` and ``SIGHUP`` (after cleaning up).
+
+Addresses on the command line are parsed by :meth:`UnixSocketAddr.new`:
+``@name`` is abstract, ``./@name`` the file ``@name``, as ``UnixSocketAddr``
+prints them.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -20,8 +26,10 @@ from typing import Callable, Iterator, Optional, Sequence
 
 from uds import _platform
 from uds._addr import UnixSocketAddr
-from uds._cli_info import EXIT_STATUS, probe_address, render_text
+from uds._cli_info import EXIT_STATUS, accepting_types, probe_address, render_text
+from uds._cli_ls import render_rows, select, to_json
 from uds._cli_relay import Relay, RelayError, Reporter, StdoutClosed, peer_summary
+from uds._cli_table import read_table
 from uds._errors import UnsupportedPlatformError
 from uds._ext import (
     accept_unix_addr,
@@ -47,11 +55,42 @@ _PERMISSION_ERRNOS = (errno.EACCES, errno.EPERM)
 _OPEN_MODES = (os.O_RDWR, os.O_RDONLY, os.O_WRONLY)
 _RETRY_OPEN_ERRNOS = (errno.EACCES, errno.EISDIR, errno.EROFS, errno.ETXTBSY, errno.EPERM)
 
-_EPILOG = """\
-addresses: a path, or @name for an abstract address (Linux).
+_ADDRESSES = """\
+addresses: a path, or @name for an abstract address (Linux), written as uds
+prints it (\\xNN is the byte NN); ./@name is the file @name."""
+_ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
+_EXIT_STATUS = """\
 exit status: 0 success, 1 failure (refused, not found, in use, stale),
-2 usage or bad address, 3 permission denied.
+2 usage or bad address, 3 permission denied, 130 interrupted (Ctrl-C),
+141 stdout closed by its reader, 143 SIGTERM and 129 SIGHUP (after
+cleaning up: listen PATH removes its socket file)."""
+_EPILOG = f"""\
+{_ADDRESSES}
+{_EXIT_STATUS}
 datagrams: an empty datagram marks end of input, in both directions."""
+_LS_EPILOG = f"""\
+{_ADDRESSES}
+With addresses, lists the sockets bound there (and connections accepted
+there) and the sockets connected to them; a path is matched by its socket
+file, whatever name it was bound under. The table comes from netlink
+sock_diag, else /proc/net/unix; owners from /proc/*/fd (all of them only
+as root). Only this network namespace is shown.
+{_EXIT_STATUS}"""
+_INFO_EPILOG = f"""\
+{_ADDRESSES}
+The answer comes from the kernel's socket table; only when that cannot
+answer (a socket file no socket here is bound to, or no table) are the
+socket types probed with a connection, which a listener sees open and
+close at once. That is said on stderr before probing.
+{_EXIT_STATUS}"""
+_TYPE_FLAGS: dict[int, str] = {
+    socket.SOCK_STREAM: "--stream",
+    socket.SOCK_SEQPACKET: "--seqpacket",
+    socket.SOCK_DGRAM: "--dgram",
+}
+_TYPE_FLAG_BY_NAME = {"stream": "--stream", "seqpacket": "--seqpacket", "dgram": "--dgram"}
+# Connect errors that another socket type at the address would explain.
+_WRONG_TYPE_ERRNOS = (errno.ECONNREFUSED, errno.EPROTOTYPE)
 
 
 class CliError(Exception):
@@ -80,10 +119,18 @@ def _failure(action: str, error: OSError) -> CliError:
     return CliError(f"{action}: {_reason(error)}", status)
 
 
+def _unescape(name: str) -> bytes:
+    r"""An abstract name as ``UnixSocketAddr`` prints it: ``\xNN`` is the byte NN."""
+    return _ESCAPE.sub(lambda match: bytes([int(match[1], 16)]), os.fsencode(name))
+
+
 def _address(text: str) -> UnixSocketAddr:
     if not text:
         raise CliError("bad address '': give a path or @name", EXIT_USAGE)
     try:
+        if text[0] == "@":
+            # What the command prints (ls, info, errors) can be pasted back.
+            return UnixSocketAddr.from_abstract(_unescape(text[1:]))
         return UnixSocketAddr.new(text)
     except (ValueError, OSError) as error:
         raise CliError(f"bad address: {error}", EXIT_USAGE) from None
@@ -162,7 +209,10 @@ def cmd_connect(args: argparse.Namespace) -> int:
             else:
                 sock = connect_to_unix_addr(addr, args.type)
         except OSError as error:
-            raise _failure(f"cannot connect to {addr}", error) from None
+            failure = _failure(f"cannot connect to {addr}", error)
+            if error.errno in _WRONG_TYPE_ERRNOS:
+                failure.message += _other_types_hint(addr, args.type)
+            raise failure from None
         stack.enter_context(sock)
         label = str(addr)
         per_message = args.creds and args.type == socket.SOCK_DGRAM
@@ -183,6 +233,17 @@ def cmd_connect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _other_types_hint(addr: UnixSocketAddr, kind: int) -> str:
+    """``"; a seqpacket socket listens there: try --seqpacket"`` when the table shows one."""
+    others = [
+        name for name in accepting_types(addr) if _TYPE_FLAG_BY_NAME[name] != _TYPE_FLAGS[kind]
+    ]
+    if not others:
+        return ""
+    verb = "is bound" if others[0] == "dgram" else "listens"
+    return f"; a {others[0]} socket {verb} there: try {_TYPE_FLAG_BY_NAME[others[0]]}"
+
+
 def _octal_mode(text: str) -> int:
     try:
         mode = int(text, 8)
@@ -198,15 +259,23 @@ def cmd_listen(args: argparse.Namespace) -> int:
     addr = _address(args.address)
     if args.keep_open and args.send_fd:
         raise CliError("--send-fd cannot be combined with --keep-open", EXIT_USAGE)
-    if (args.mode is not None or args.replace_stale) and not addr.is_path:
-        raise CliError(f"--mode and --replace-stale apply to paths, not {addr}", EXIT_USAGE)
+    if (args.mode is not None or args.replace_stale or args.replace) and not addr.is_path:
+        raise CliError(
+            f"--mode, --replace-stale and --replace apply to paths, not {addr}", EXIT_USAGE
+        )
+    if args.replace and args.replace_stale:
+        raise CliError("--replace already replaces stale sockets: drop --replace-stale", EXIT_USAGE)
     reporter = Reporter(args.json)
     label = str(addr)
     with contextlib.ExitStack() as stack:
         fds = _open_all(args.send_fd, stack)
         try:
             listener = bind_unix_addr(
-                addr, args.type, mode=args.mode, replace_stale=args.replace_stale
+                addr,
+                args.type,
+                mode=args.mode,
+                replace_stale=args.replace_stale,
+                replace=args.replace,
             )
         except OSError as error:
             raise _failure(f"cannot listen on {addr}", error) from None
@@ -254,8 +323,16 @@ def cmd_listen(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     """Report what is bound at ADDR."""
     addr = _address(args.address)
+
+    def say_before_probing(reason: str) -> None:
+        sys.stderr.write(
+            f"uds: {reason}; probing {addr} with a connection of each type "
+            "(a listener there sees it open and close)\n"
+        )
+        sys.stderr.flush()
+
     try:
-        info = probe_address(addr)
+        info = probe_address(addr, say_before_probing)
     except OSError as error:
         raise _failure(f"cannot inspect {addr}", error) from None
     if args.json:
@@ -263,6 +340,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     else:
         print(render_text(info))
     return EXIT_STATUS[info.state]
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    """List the unix sockets (at ADDRs, if given)."""
+    addresses = [_address(text) for text in args.addresses]
+    table = read_table()
+    if table is None:
+        raise CliError("no socket table here: neither netlink sock_diag nor /proc/net/unix")
+    entries = select(table, addresses, args.listening)
+    lines = to_json(table, entries) if args.json else render_rows(table, entries)
+    if lines:
+        print("\n".join(lines))
+    return EXIT_OK if entries or not addresses else EXIT_FAILURE
 
 
 def _add_relay_options(parser: argparse.ArgumentParser) -> None:
@@ -301,8 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"uds {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    raw = argparse.RawDescriptionHelpFormatter
     listen = commands.add_parser(
-        "listen", help="listen on ADDR and relay stdin/stdout with a peer", epilog=_EPILOG
+        "listen",
+        help="listen on ADDR and relay stdin/stdout with a peer",
+        epilog=_EPILOG,
+        formatter_class=raw,
     )
     _add_relay_options(listen)
     listen.add_argument(
@@ -322,16 +416,47 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace a socket file at the path if nobody listens on it",
     )
+    listen.add_argument(
+        "--replace",
+        action="store_true",
+        help="take the path over from a socket file, live or not, atomically (a restart "
+        "that refuses no client: the old server keeps its queue)",
+    )
     listen.set_defaults(func=cmd_listen)
     connect = commands.add_parser(
-        "connect", help="connect to ADDR and relay stdin/stdout", epilog=_EPILOG
+        "connect",
+        help="connect to ADDR and relay stdin/stdout",
+        epilog=_EPILOG,
+        formatter_class=raw,
     )
     _add_relay_options(connect)
     connect.set_defaults(func=cmd_connect)
-    info = commands.add_parser("info", help="show what is bound at ADDR", epilog=_EPILOG)
+    info = commands.add_parser(
+        "info", help="show what is bound at ADDR", epilog=_INFO_EPILOG, formatter_class=raw
+    )
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.add_argument("address", metavar="ADDR", help="a path, or @name for abstract")
     info.set_defaults(func=cmd_info)
+    ls = commands.add_parser(
+        "ls",
+        help="list unix sockets: type, state, queues, address, peer, processes",
+        epilog=_LS_EPILOG,
+        formatter_class=raw,
+    )
+    ls.add_argument("--json", action="store_true", help="print one JSON object per socket")
+    ls.add_argument(
+        "-l",
+        "--listening",
+        action="store_true",
+        help="only sockets that accept: listeners and bound datagram sockets",
+    )
+    ls.add_argument(
+        "addresses",
+        metavar="ADDR",
+        nargs="*",
+        help="only the sockets at these paths or @names, and those connected to them",
+    )
+    ls.set_defaults(func=cmd_ls)
     return parser
 
 

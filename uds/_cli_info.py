@@ -1,30 +1,35 @@
 """``uds info ADDR``: what is bound at an address, found by looking, else by connecting.
 
-On Linux the kernel's table of unix sockets, ``/proc/net/unix``, says which
-socket types are bound or listening at a name without touching them. Only
-where it cannot answer is each socket type probed with a non-blocking
-``connect``, which a stream or seqpacket listener accepts as a real (at once
-closed) connection: a path that no bound socket in the table carries under
-the same string (bound under another name, in another network namespace, or
-stale), a relative path (relative to whose directory?), an abstract name the
-table shows ambiguously (it prints NUL as ``@``), a name with a newline, a
-socket file we may not connect to, or no ``/proc``. The report says which
-``method`` answered.
+On Linux the kernel's socket table (``NETLINK_SOCK_DIAG``, see
+:mod:`uds._cli_table`) answers without touching anything: an abstract name is
+looked up exactly, and a path by its socket *file*: the sockets whose file is
+the inode at that path (a relative path is resolved against the current
+directory as any file is), whatever name they were bound under. A stale file
+put at a live socket's old path is therefore not mistaken for it.
+
+A connect probe, which a stream or seqpacket listener accepts as a real (at
+once closed) connection, is made only when nothing else can answer, and the
+command says so on stderr first: a socket file that no socket of this network
+namespace is bound to (stale, or bound in another namespace), or no netlink
+and a path ``/proc/net/unix`` does not show under that name, or no ``/proc``.
+Where only ``/proc/net/unix`` is available it is read as before (names only:
+NUL shown as ``@``, paths as bound). The report says which ``method``
+answered.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import re
 import socket
 import stat
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from uds._addr import UnixSocketAddr
+from uds._cli_table import SocketEntry, Table, read_table
 
-__all__ = ["EXIT_STATUS", "Info", "PROBE_TYPES", "probe_address", "render_text"]
+__all__ = ["EXIT_STATUS", "Info", "PROBE_TYPES", "accepting_types", "probe_address", "render_text"]
 
 PROBE_TYPES = (
     ("stream", socket.SOCK_STREAM),
@@ -38,23 +43,17 @@ REFUSED = "refused"
 WRONG_TYPE = "wrong-type"
 PERMISSION_DENIED = "permission-denied"
 NOT_FOUND = "not-found"
-# Results read from /proc/net/unix.
+# Results read from the kernel's socket table.
 LISTENING = "listening"
 BOUND = "bound"
 CONNECTED = "connected"  # only connected sockets carry the name (accepted, or a bound client)
 NONE = "none"
 
-_PROC_NET_UNIX = "/proc/net/unix"
-_ACCEPTCON = 0x10000  # __SO_ACCEPTCON
-_SS_UNCONNECTED = 1
-_PROC_TYPES = {1: "stream", 2: "dgram", 5: "seqpacket"}
-# Num: RefCount Protocol Flags Type St Inode Path
-_PROC_LINE = re.compile(
-    rb"[0-9A-Fa-f]+: [0-9A-F]{8} [0-9A-F]{8} ([0-9A-F]{8}) ([0-9A-F]{4}) ([0-9A-F]{2}) +[0-9]+ (.*)"
-)
 _RANK = {NONE: 0, CONNECTED: 1, BOUND: 2, LISTENING: 3}
+_TYPE_NAMES = tuple(name for name, _ in PROBE_TYPES)
 _ACCEPTING = {"stream": (LISTENING,), "seqpacket": (LISTENING,), "dgram": (BOUND,)}
 _METHOD_TEXT = {
+    "diag": "kernel socket table, netlink sock_diag (nothing connected)",
     "proc": "/proc/net/unix (nothing connected)",
     "connect": "connect probe (a listener sees a connection that closes at once)",
 }
@@ -76,9 +75,11 @@ class Info:
 
     ``state`` is one of ``listening``, ``bound`` (a socket is bound but does not
     accept connections), ``stale`` (a socket file nobody is bound to), ``absent``,
-    ``not-a-socket`` and ``permission-denied``. ``method`` says what answered:
-    ``"proc"`` (``/proc/net/unix``), ``"connect"`` (probes) or ``None`` (the
-    file alone).
+    ``not-a-socket`` and ``permission-denied`` (also: someone listens at a
+    path we may not connect to). ``method`` says what answered: ``"diag"``
+    (netlink sock_diag), ``"proc"`` (``/proc/net/unix``), ``"connect"``
+    (probes) or ``None`` (the file alone). ``resolved`` is a relative path
+    made absolute against the current directory.
     """
 
     address: UnixSocketAddr
@@ -106,7 +107,16 @@ class Info:
             "probes": self.probes,
             "file": self.file,
             "method": self.method,
+            "resolved": self.resolved,
         }
+
+    @property
+    def resolved(self) -> Optional[str]:
+        """The absolute path a relative path address names here, else ``None``."""
+        path = self.address.as_pathname()
+        if path is None or path.is_absolute():
+            return None
+        return os.path.abspath(path)
 
 
 def _probe(addr: UnixSocketAddr, kind: int) -> str:
@@ -142,62 +152,67 @@ def _describe_file(path: str) -> dict[str, object]:
     }
 
 
-def _proc_name(addr: UnixSocketAddr) -> Optional[bytes]:
-    """How ``/proc/net/unix`` shows ``addr``; ``None`` if the table cannot tell it apart.
-
-    A relative path is shown as it was bound, relative to the binder's directory,
-    which may not be ours.
-    """
-    if addr.is_relative_path:
-        return None
-    abstract = addr.as_abstract()
-    name = (
-        b"@" + abstract.replace(b"\0", b"@") if abstract is not None else os.fsencode(addr.to_std())
-    )
-    return None if b"\n" in name else name
+def _result(entry: SocketEntry) -> str:
+    if entry.state == "listening":
+        return LISTENING
+    if entry.state == "unconnected":
+        return BOUND
+    return CONNECTED
 
 
-def _proc_lookup(addr: UnixSocketAddr) -> Optional[dict[str, str]]:
-    """What ``/proc/net/unix`` says is at ``addr``, per socket type; ``None`` if it cannot say.
-
-    It says nothing for a path that no bound or listening socket carries under
-    the same string: that socket may be bound under another name, or in another
-    network namespace. (A socket whose file was removed keeps its name in the
-    table; a new file at that path is not told apart.)
-    """
-    name = _proc_name(addr)
-    if name is None:
-        return None
-    try:
-        with open(_PROC_NET_UNIX, "rb") as table:
-            lines = table.read().split(b"\n")
-    except OSError:
-        return None  # not Linux, or no /proc
-    found = dict.fromkeys(_PROC_TYPES.values(), NONE)
-    for line in lines:
-        match = _PROC_LINE.fullmatch(line)
-        if match is None or match[4] != name:
+def _results(entries: list[SocketEntry]) -> dict[str, str]:
+    """Per socket type, the most telling result among ``entries``."""
+    found = dict.fromkeys(_TYPE_NAMES, NONE)
+    for entry in entries:
+        if entry.type not in found:
             continue
-        flags, kind, state = (int(match[i], 16) for i in (1, 2, 3))
-        type_name = _PROC_TYPES.get(kind)
-        if type_name is None:
-            continue
-        if flags & _ACCEPTCON:
-            result = LISTENING
-        elif state == _SS_UNCONNECTED:
-            result = BOUND
-        else:
-            result = CONNECTED
-        if _RANK[result] > _RANK[found[type_name]]:
-            found[type_name] = result
-    if addr.is_path and not {LISTENING, BOUND} & set(found.values()):
-        return None
-    if addr.is_abstract and b"@" in name[1:]:
-        return None  # "@a@b" may be the line of the name "a\0b"
+        result = _result(entry)
+        if _RANK[result] > _RANK[found[entry.type]]:
+            found[entry.type] = result
     return found
 
 
-def _state_from_proc(found: dict[str, str]) -> str:
+def _proc_names(addr: UnixSocketAddr) -> Optional[UnixSocketAddr]:
+    """The name ``/proc/net/unix`` shows ``addr`` under; ``None`` if it cannot tell it apart.
+
+    A relative path is resolved against the current directory: the table shows
+    it as it was bound, which is comparable only when that was absolute too.
+    """
+    abstract = addr.as_abstract()
+    if abstract is not None:
+        # NUL is shown as "@" and a newline breaks the line: those names are ambiguous.
+        return None if b"\0" in abstract or b"@" in abstract or b"\n" in abstract else addr
+    path = addr.as_pathname()
+    assert path is not None
+    try:
+        absolute = UnixSocketAddr.from_path(os.path.abspath(path))
+    except ValueError:
+        return None
+    return None if b"\n" in absolute.as_raw_bytes() else absolute
+
+
+def _look_up(
+    addr: UnixSocketAddr, table: Table, file: Optional[tuple[int, int]]
+) -> tuple[Optional[dict[str, str]], str]:
+    """What the table says is at ``addr``, per type, or ``None`` and why it cannot say."""
+    if table.source == "diag":
+        if file is not None:
+            entries = table.at_file(*file)
+            if not entries:
+                return None, "no socket of this network namespace is bound to that file"
+            return _results(entries), ""
+        return _results(table.named(addr)), ""
+    name = _proc_names(addr)
+    if name is None:
+        return None, "/proc/net/unix cannot tell that name apart from others"
+    found = _results(table.named(name))
+    if file is not None and not {LISTENING, BOUND} & set(found.values()):
+        # The socket may be bound under another name, or in another network namespace.
+        return None, "/proc/net/unix shows no socket bound under that name"
+    return found, ""
+
+
+def _state_from_table(found: dict[str, str]) -> str:
     if any(result in _ACCEPTING[name] for name, result in found.items()):
         return "listening"
     if BOUND in found.values():
@@ -205,27 +220,69 @@ def _state_from_proc(found: dict[str, str]) -> str:
     return "absent"
 
 
-def probe_address(addr: UnixSocketAddr) -> Info:
-    """Look at ``addr`` in ``/proc/net/unix``, else probe it with every socket type.
+def _file_of(path: str) -> tuple[int, int]:
+    info = os.lstat(path)
+    return info.st_dev, info.st_ino
+
+
+def accepting_types(addr: UnixSocketAddr) -> list[str]:
+    """The socket types the kernel's table shows accepting at ``addr`` (no probing).
+
+    Empty when nothing accepts there or the table cannot say.
+    """
+    table = read_table()
+    if table is None:
+        return []
+    file = None
+    path = addr.as_pathname()
+    if path is not None:
+        try:
+            file = _file_of(str(path))
+        except OSError:
+            return []
+    found, _ = _look_up(addr, table, file)
+    if found is None:
+        return []
+    return [name for name, result in found.items() if result in _ACCEPTING[name]]
+
+
+def probe_address(
+    addr: UnixSocketAddr, before_probing: Callable[[str], None] = lambda reason: None
+) -> Info:
+    """Look ``addr`` up in the kernel's socket table; probe it only if that cannot answer.
+
+    ``before_probing(reason)`` is called before the first probe connection.
 
     Raises:
         OSError: ``lstat`` failed for a reason other than absence or permission.
     """
     described: Optional[dict[str, object]] = None
+    file: Optional[tuple[int, int]] = None
     path = addr.as_pathname()
     if path is not None:
         try:
             described = _describe_file(str(path))
+            file = _file_of(str(path))
         except FileNotFoundError:
             return Info(addr, "absent")
         except PermissionError:
             return Info(addr, PERMISSION_DENIED)
         if described["type"] != "socket":
             return Info(addr, "not-a-socket", file=described)
-    # A connect that permissions refuse reaches no listener: let the probes say so.
-    found = _proc_lookup(addr) if path is None or os.access(path, os.W_OK) else None
+    table = read_table()
+    if table is None:
+        found, reason = None, "no socket table here (no netlink, no /proc)"
+    else:
+        found, reason = _look_up(addr, table, file)
     if found is not None:
-        return Info(addr, _state_from_proc(found), found, described, "proc")
+        assert table is not None
+        state = _state_from_table(found)
+        if path is not None and state == "absent":
+            state = "stale"  # the file is there; only connections made earlier carry it
+        if path is not None and state == "listening" and not os.access(path, os.W_OK):
+            state = PERMISSION_DENIED  # someone listens, but we may not connect
+        return Info(addr, state, found, described, table.source)
+    before_probing(reason)
     probes = {name: _probe(addr, kind) for name, kind in PROBE_TYPES}
     results = set(probes.values())
     if results & {REACHABLE, BUSY}:
@@ -253,8 +310,12 @@ def render_text(info: Info) -> str:
         "not-a-socket": "not a socket",
         PERMISSION_DENIED: "permission denied",
     }[info.state]
+    if info.state == PERMISSION_DENIED and info.types:
+        summary += f" (listening: {', '.join(info.types)})"
     kind = "abstract address" if info.address.is_abstract else "path"
     lines = [f"{info.address}: {summary}", f"  kind: {kind}"]
+    if info.resolved is not None:
+        lines.append(f"  resolved: {info.resolved}")
     if info.file is not None:
         lines.append(
             f"  file: {info.file['type']}, mode {info.file['mode']}, "
