@@ -386,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="uds",
         description="Talk over unix domain sockets: relay stdin/stdout, pass fds, "
         "show credentials, inspect addresses.",
-        epilog=_EPILOG,
+        epilog=f"{_EPILOG}\nsee also: uds(1) (man uds), and the docs built from docs/ (README)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"uds {__version__}")
