@@ -54,13 +54,13 @@ def run(request: pytest.FixtureRequest) -> Iterator[Runner[Any]]:
 
 def test_listener_connect_accept_roundtrip(run: Runner[None], abstract_name: str) -> None:
     async def main() -> None:
-        async with UnixSeqpacketListener.bind(abstract_name) as listener:
+        async with UnixSeqpacketListener.bind_unix_addr(abstract_name) as listener:
             assert_cloexec(listener)
             assert_nonblocking(listener)
             assert str(listener.local_unix_addr()) == abstract_name
             accepting = asyncio.ensure_future(listener.accept())
             await asyncio.sleep(0)  # the accept waits: nobody has connected
-            async with await UnixSeqpacketConn.connect(abstract_name) as client:
+            async with await UnixSeqpacketConn.connect_unix_addr(abstract_name) as client:
                 server, peer = await accepting
                 async with server:
                     for s in (client, server):
@@ -213,7 +213,7 @@ def test_close_wakes_pending_operations(run: Runner[None]) -> None:
 def test_connect_refused(run: Runner[None], abstract_name: str) -> None:
     async def main() -> None:
         with pytest.raises(ConnectionRefusedError):
-            await UnixSeqpacketConn.connect(abstract_name)
+            await UnixSeqpacketConn.connect_unix_addr(abstract_name)
 
     run(main())
 
@@ -244,7 +244,7 @@ def test_a_thousand_connections_keep_order(
                 await conn.send(packet)
 
     async def client(i: int) -> list[tuple[int, int]]:
-        async with await UnixSeqpacketConn.connect(abstract_name) as conn:
+        async with await UnixSeqpacketConn.connect_unix_addr(abstract_name) as conn:
             got = []
             for seq in range(messages):
                 await conn.send(frame.pack(i, seq))
@@ -252,7 +252,7 @@ def test_a_thousand_connections_keep_order(
             return got
 
     async def main() -> None:
-        async with UnixSeqpacketListener.bind(abstract_name) as listener:
+        async with UnixSeqpacketListener.bind_unix_addr(abstract_name) as listener:
             servers: list[asyncio.Task[None]] = []
 
             async def acceptor() -> None:
@@ -561,15 +561,17 @@ def test_connect_to_a_full_backlog_waits_without_spinning(
     run: Runner[None], abstract_name: str
 ) -> None:
     async def main() -> None:
-        async with UnixSeqpacketListener.bind(abstract_name, backlog=0) as listener:
+        async with UnixSeqpacketListener.bind_unix_addr(abstract_name, backlog=0) as listener:
             queued = _fill_backlog(abstract_name)
             try:
                 started = time.process_time()
                 with pytest.raises(asyncio.TimeoutError):
-                    await asyncio.wait_for(UnixSeqpacketConn.connect(abstract_name), 0.5)
+                    await asyncio.wait_for(UnixSeqpacketConn.connect_unix_addr(abstract_name), 0.5)
                 assert time.process_time() - started < 0.2  # it slept, it did not spin
 
-                connecting = asyncio.ensure_future(UnixSeqpacketConn.connect(abstract_name))
+                connecting = asyncio.ensure_future(
+                    UnixSeqpacketConn.connect_unix_addr(abstract_name)
+                )
                 await asyncio.sleep(0.05)
                 assert not connecting.done()  # still waiting for room in the backlog
                 for _ in queued:  # accepting makes room: the retry gets through
@@ -642,7 +644,9 @@ def test_from_fd_checks_listening_state_and_sets_cloexec(run: Runner[None]) -> N
                     assert_nonblocking(adopted)
                 await conn.send(b"adopted")
                 assert b.recv(16) == b"adopted"
-                async with await UnixSeqpacketConn.connect(listener.local_unix_addr()) as client:
+                async with await UnixSeqpacketConn.connect_unix_addr(
+                    listener.local_unix_addr()
+                ) as client:
                     server, _ = await listener.accept()
                     async with server:
                         await client.send(b"through the listener")

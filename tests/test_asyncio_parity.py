@@ -38,9 +38,6 @@ DIFFERENT_ARGUMENTS = {
     # what "@name" means in bind/connect): bind_unix_addr/connect_unix_addr match.
     "bind",
     "connect",
-    # send(data, flags=0): the flags argument is being added to the asyncio
-    # send by the send-flags change; drop this entry when it lands.
-    "send",
 }
 # Operations that may wait: coroutine functions on the asyncio types.
 WAITING = {
@@ -57,6 +54,8 @@ WAITING = {
     "recv_fds",
     "peek",
     "peek_vectored",
+    "send_many",
+    "recv_many",
 }
 
 PAIRS = [
@@ -75,6 +74,8 @@ def _public(cls: type) -> set[str]:
 
 def _parameters(function: Any) -> list[tuple[str, Any]]:
     params = list(inspect.signature(function).parameters.values())
+    if params and params[0].name == "self":
+        del params[0]  # positional-only in C methods, not in Python ones
     return [(p.name, p.kind) for p in params]
 
 
@@ -284,5 +285,63 @@ def test_vectored_sends_accept_arrays(run: Runner[None]) -> None:
             numbers = array.array("i", [1, 2])
             assert await a.send_vectored([memoryview(numbers).cast("B")]) == numbers.itemsize * 2
             assert await b.recv(64) == numbers.tobytes()
+
+    run(main())
+
+
+def test_batches_wait_for_room_and_keep_order(run: Runner[None], pipe: tuple[int, int]) -> None:
+    async def main() -> None:
+        a, b = UnixSeqpacketConn.pair()
+        with a, b:
+            packets = [b"%05d" % i for i in range(3000)]  # more than the socket holds
+            sending = asyncio.ensure_future(a.send_many(packets))
+            await asyncio.sleep(0.01)
+            assert not sending.done()  # waiting for room
+            received: list[bytes] = []
+            while len(received) < len(packets):
+                batch = await b.recv_many(16, 64)
+                assert 1 <= len(batch) <= 64
+                for packet in batch:
+                    assert packet.fds is None and not packet.truncated
+                received.extend(packet.data for packet in batch)
+            assert await sending == len(packets)
+            assert received == packets
+            assert await a.send_many([]) == 0
+            with pytest.raises(TypeError):
+                await a.send_many([b"ok", 3])  # type: ignore[list-item]
+            await a.send_fds(b"one", [pipe[0]])
+            await a.send_fds(b"two", pipe, socket.MSG_DONTWAIT)
+            batch = await b.recv_many(2, 8, max_fds=1)
+            assert [(p.data, p.truncated) for p in batch] == [(b"on", True), (b"tw", True)]
+            assert batch[0].fds is not None and batch[1].fds is not None
+            assert len(batch[0].fds) == 1 and not batch[0].fds.truncated
+            assert len(batch[1].fds) == 1 and batch[1].fds.truncated
+            assert same_file(batch[1].fds[0], pipe[0])
+            for packet in batch:
+                assert packet.fds is not None
+                packet.fds.close()
+            with pytest.raises(ValueError):
+                await b.recv_many(8, 0)
+            with pytest.raises(ValueError):
+                await b.recv_fds(8, 254)
+
+    run(main())
+
+
+def test_cancelled_batch_receive_loses_nothing(run: Runner[None]) -> None:
+    async def main() -> None:
+        a, b = UnixSeqpacketConn.pair()
+        with a, b:
+            receiving = asyncio.ensure_future(b.recv_many(16, 8))
+            await asyncio.sleep(0)
+            await a.send_many([b"x", b"y"])
+            receiving.cancel()  # woken, not yet run
+            with pytest.raises(asyncio.CancelledError):
+                await receiving
+            assert [p.data for p in await b.recv_many(16, 8)] == [b"x", b"y"]
+            await a.send(b"flagged", socket.MSG_DONTWAIT)
+            data, truncated, fds = await b.recv_fds(64, 0, socket.MSG_PEEK)
+            assert (data, truncated, list(fds)) == (b"flagged", False, [])
+            assert await b.recv(64) == b"flagged"
 
     run(main())

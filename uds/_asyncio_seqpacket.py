@@ -12,11 +12,12 @@ from typing import Any, ClassVar, Iterable, Optional, TypeVar, Union
 
 from uds import _ancillary, _platform
 from uds import _seqpacket as _core
-from uds._addr import AddrLike, UnixSocketAddr
+from uds._addr import AddrLike, UnixSocketAddr, naming
 from uds._ancillary import Buffer, Received, WritableBuffer, as_buffers
 from uds._asyncio_wait import FdWaiter, nonblocking_call
+from uds._bind import PathLike
 from uds._closeable import Closeable
-from uds._cmsg import fds_space, parse_fds
+from uds._cmsg import fd_array, fds_space, parse_fds
 from uds._credentials import (
     ConnCredentials,
     SendCredentials,
@@ -24,12 +25,14 @@ from uds._credentials import (
     initial_peer_selinux_context,
     peer_pidfd,
 )
-from uds._ext import accept_unix_addr, bind_unix_addr, local_unix_addr, peer_unix_addr, send_fds
+from uds._ext import accept_unix_addr, bind_unix_addr, local_unix_addr, peer_unix_addr
 from uds._fd import FileDescriptorLike
 from uds._fds import ReceivedFds
+from uds._packet import Packet
 from uds._seqpacket import adopt_fd, new_pair, new_socket
 from uds._seqpacket_conn import NonblockingUnixSeqpacketConn, _SeqpacketConn
 from uds._seqpacket_conn import UnixSeqpacketConn as BlockingUnixSeqpacketConn
+from uds._seqpacket_io import check_batch_size
 from uds._seqpacket_listener import NonblockingUnixSeqpacketListener, _SeqpacketListener
 from uds._seqpacket_listener import UnixSeqpacketListener as BlockingUnixSeqpacketListener
 
@@ -41,6 +44,8 @@ _SEND_FLAGS = _platform.SEQPACKET_SEND_FLAGS  # MSG_EOR too where records need i
 _RECV_FLAGS = _platform.RECV_FLAGS
 _MSG_TRUNC: int = _platform.current.MSG_TRUNC
 _MSG_PEEK: int = _platform.current.MSG_PEEK
+_MSG_DONTWAIT: int = _platform.current.MSG_DONTWAIT
+_SCM_RIGHTS: int = _platform.current.SCM_RIGHTS
 _SOL_SOCKET = socket.SOL_SOCKET
 _SO_ERROR = socket.SO_ERROR
 _NO_ANCILLARY: tuple[()] = ()
@@ -179,34 +184,22 @@ class UnixSeqpacketConn(_AsyncSocket):
     _LISTENING = False
 
     @classmethod
-    async def connect(cls, addr: AddrLike) -> UnixSeqpacketConn:
-        """Connect to the seqpacket listener at ``addr``.
+    async def connect(cls, path: PathLike) -> UnixSeqpacketConn:
+        """Connect to the seqpacket listener at the filesystem path ``path``.
 
+        ``path`` is always a path, as in the blocking types: ``"@name"`` is the
+        file ``@name``; :meth:`connect_unix_addr` takes abstract addresses.
         While the listener's backlog is full the connect is retried after a
         pause that grows from 1 ms to 50 ms: a unix socket has no readiness
         event for room in a peer's backlog (an unconnected socket always polls
         writable), so waiting for one would spin. Cancelling closes the socket.
 
         Raises:
-            ConnectionRefusedError, FileNotFoundError: nobody listens there.
-            ValueError: invalid address.
+            ConnectionRefusedError, FileNotFoundError: nobody listens there
+                (``filename`` is the path).
+            ValueError: the path is too long or contains NUL.
         """
-        target = UnixSocketAddr.new(addr).to_std()
-        sock = new_socket(True)
-        try:
-            delay = _CONNECT_RETRY_FIRST
-            while True:
-                try:
-                    sock.connect(target)
-                except BlockingIOError:
-                    # Linux: EAGAIN, the backlog is full (it never gives EINPROGRESS here).
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, _CONNECT_RETRY_MAX)
-                else:
-                    return cls(sock)
-        except BaseException:
-            sock.close()
-            raise
+        return await cls._connect(UnixSocketAddr.from_path(path), None)
 
     @classmethod
     async def connect_unix_addr(cls, addr: AddrLike) -> UnixSeqpacketConn:
@@ -239,7 +232,10 @@ class UnixSeqpacketConn(_AsyncSocket):
         try:
             if source is not None:
                 _core.bind_to(sock, source)
-            await _connect_waiting(sock, target.to_std())
+            try:
+                await _connect_waiting(sock, target.to_std())
+            except OSError as error:
+                raise naming(error, target) from None
         except BaseException:
             sock.close()
             raise
@@ -319,14 +315,16 @@ class UnixSeqpacketConn(_AsyncSocket):
         """Shut down reading (``SHUT_RD``), writing (``SHUT_WR``) or both."""
         self._sock.shutdown(how)
 
-    async def send(self, data: Buffer) -> int:
-        """Send ``data`` as one packet; return its size.
+    async def send(self, data: Buffer, flags: int = 0) -> int:
+        """Send ``data`` as one packet; return its size. ``flags`` are added ``MSG_*`` flags.
 
         Raises:
             BrokenPipeError: the peer is gone (never ``SIGPIPE``).
             OSError: ``EMSGSIZE`` when ``data`` exceeds the socket's buffer.
         """
-        return await nonblocking_call(self._wait(), True, self._sock.send, data, _SEND_FLAGS)
+        return await nonblocking_call(
+            self._wait(), True, self._sock.send, data, flags | _SEND_FLAGS
+        )
 
     async def send_vectored(self, buffers: Iterable[Buffer]) -> int:
         """Send one packet gathered from ``buffers``; return its length.
@@ -426,24 +424,89 @@ class UnixSeqpacketConn(_AsyncSocket):
         )
         return await nonblocking_call(self._wait(), False, recv, self._sock, target)
 
-    async def send_fds(self, data: Buffer, fds: Iterable[FileDescriptorLike]) -> int:
+    async def send_fds(
+        self, data: Buffer, fds: Iterable[FileDescriptorLike], flags: int = 0
+    ) -> int:
         """Send ``data`` as one packet with duplicates of ``fds``; the caller keeps them.
 
         Raises:
             OSError: ``EBADF`` for an fd that is not open (nothing is sent).
-            ValueError: more than ``SCM_MAX_FD`` fds.
+            ValueError: more than ``SCM_MAX_FD`` fds, before anything is sent.
         """
-        fds = tuple(fds)
-        return await nonblocking_call(self._wait(), True, send_fds, self._sock, data, fds)
+        numbers = fd_array(fds)
+        ancillary = ((_SOL_SOCKET, _SCM_RIGHTS, numbers),) if numbers else _NO_ANCILLARY
+        return await nonblocking_call(
+            self._wait(), True, _sendmsg, self._sock, (data,), ancillary, flags | _SEND_FLAGS
+        )
 
-    async def recv_fds(self, bufsize: int, maxfds: int) -> tuple[bytes, bool, ReceivedFds]:
-        """Receive one packet and up to ``maxfds`` fds (close-on-exec, owned by the caller).
+    async def recv_fds(
+        self, bufsize: int, max_fds: int, flags: int = 0
+    ) -> tuple[bytes, bool, ReceivedFds]:
+        """Receive one packet and up to ``max_fds`` fds (close-on-exec, owned by the caller).
 
         Returns:
             ``(data, truncated, fds)``: ``truncated`` is True when the packet was
             longer than ``bufsize``; ``fds.truncated`` when fds did not fit.
+
+        Raises:
+            ValueError, TypeError: ``max_fds`` is not an int in 0..253, before receiving.
         """
-        return await nonblocking_call(self._wait(), False, _recv_fds, self._sock, bufsize, maxfds)
+        space = fds_space(max_fds)
+        return await nonblocking_call(
+            self._wait(), False, _recv_fds, self._sock, bufsize, space, max_fds, flags
+        )
+
+    async def send_many(self, packets: Iterable[Buffer], flags: int = 0) -> int:
+        """Send each buffer of ``packets`` as one packet, in order, waiting for room as needed.
+
+        Returns the count sent: all of them, or those sent before an error
+        (which then repeats on the next call). Cancelling may leave the first
+        packets sent and the rest not.
+
+        Raises:
+            TypeError: an item is not a bytes-like object (nothing is sent).
+            BrokenPipeError, OSError: the first packet failed.
+        """
+        views = [memoryview(packet) for packet in packets]  # TypeError before sending
+        waiter = self._wait()
+        sent = 0
+        while sent < len(views):
+            try:
+                sent += await nonblocking_call(
+                    waiter, True, _send_batch, self._sock, views[sent:], flags | _SEND_FLAGS
+                )
+            except OSError:
+                if sent:
+                    return sent
+                raise
+        return sent
+
+    async def recv_many(
+        self, bufsize: int, max_packets: int, max_fds: int = 0, flags: int = 0
+    ) -> list[Packet]:
+        """Receive up to ``max_packets`` packets: wait for the first, then take what is queued.
+
+        As :meth:`uds.UnixSeqpacketConn.recv_many` (each :class:`uds.Packet` has
+        its data, truncation and, with ``max_fds`` > 0, its fds). Cancelling
+        loses nothing: the batch is read without an ``await`` in between.
+
+        Raises:
+            ValueError, TypeError: ``max_packets`` not in 1..1024, ``max_fds`` not
+                in 0..253; before receiving.
+        """
+        check_batch_size(max_packets)
+        space = fds_space(max_fds) if max_fds else 0
+        return await nonblocking_call(
+            self._wait(),
+            False,
+            _recv_batch,
+            self._sock,
+            bufsize,
+            max_packets,
+            max_fds,
+            space,
+            flags,
+        )
 
 
 def _recv_vectored(
@@ -471,9 +534,48 @@ async def _connect_waiting(sock: _socket.socket, target: Union[str, bytes]) -> N
             return
 
 
-def _recv_fds(sock: _socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, bool, ReceivedFds]:
-    data, ancdata, flags, _ = sock.recvmsg(bufsize, fds_space(maxfds), _RECV_FLAGS)
-    return data, bool(flags & _MSG_TRUNC), parse_fds(ancdata, flags, maxfds)
+def _recv_fds(
+    sock: _socket.socket, bufsize: int, space: int, max_fds: int, flags: int
+) -> tuple[bytes, bool, ReceivedFds]:
+    data, ancdata, msg_flags, _ = sock.recvmsg(bufsize, space, flags | _RECV_FLAGS)
+    return data, bool(msg_flags & _MSG_TRUNC), parse_fds(ancdata, msg_flags, max_fds)
+
+
+def _send_batch(sock: _socket.socket, views: list[memoryview], flags: int) -> int:
+    """Send packets until one would block or fails; raise only if the first does."""
+    sent = 0
+    for view in views:
+        try:
+            sock.send(view, flags)
+        except OSError:
+            if sent:
+                return sent
+            raise
+        sent += 1
+    return sent
+
+
+def _recv_batch(
+    sock: _socket.socket, bufsize: int, max_packets: int, max_fds: int, space: int, flags: int
+) -> list[Packet]:
+    """The first packet (or BlockingIOError), then what is queued, up to ``max_packets``."""
+    packets = [_recv_packet(sock, bufsize, max_fds, space, flags)]
+    while len(packets) < max_packets:
+        try:
+            packets.append(_recv_packet(sock, bufsize, max_fds, space, flags | _MSG_DONTWAIT))
+        except OSError:
+            break  # nothing more queued; an error repeats on the next call
+    return packets
+
+
+def _recv_packet(
+    sock: _socket.socket, bufsize: int, max_fds: int, space: int, flags: int
+) -> Packet:
+    if not max_fds:
+        data, _, msg_flags, _ = sock.recvmsg(bufsize, 0, flags)
+        return Packet(data, msg_flags & _MSG_TRUNC != 0, None, None)
+    data, ancdata, msg_flags, _ = sock.recvmsg(bufsize, space, flags | _RECV_FLAGS)
+    return Packet(data, msg_flags & _MSG_TRUNC != 0, parse_fds(ancdata, msg_flags, max_fds), None)
 
 
 class UnixSeqpacketListener(_AsyncSocket):
@@ -483,37 +585,43 @@ class UnixSeqpacketListener(_AsyncSocket):
     _LISTENING = True
 
     @classmethod
-    def bind(cls, addr: AddrLike, *, backlog: Optional[int] = None) -> UnixSeqpacketListener:
-        """Listen on ``addr`` (a path, ``"@name"`` or a :class:`UnixSocketAddr`).
+    def bind(
+        cls, path: PathLike, *, backlog: Optional[int] = None, replace: bool = False
+    ) -> UnixSeqpacketListener:
+        """Listen at the filesystem path ``path``.
 
+        ``path`` is always a path, as in the blocking types: ``"@name"`` is the
+        file ``@name``; :meth:`bind_unix_addr` takes abstract addresses.
         ``backlog`` defaults to ``socket.SOMAXCONN``. Binding goes through
-        :func:`uds.bind_unix_addr`: an existing file is never replaced.
+        :func:`uds.bind_unix_addr`: an existing file is never replaced, except
+        that ``replace=True`` atomically takes over a socket file's path (see
+        :meth:`uds.UnixSeqpacketListener.bind`).
 
         Raises:
-            OSError: the address is taken (``EADDRINUSE``).
-            ValueError: invalid address.
+            FileExistsError: the path is taken (``EADDRINUSE``), saying by what.
+            OSError: from ``bind(2)``, with the path in ``filename``.
+            ValueError: the path is too long or contains NUL.
         """
-        # SOCK_NONBLOCK in the type: created non-blocking (timeout 0), and listening.
-        backlog = socket.SOMAXCONN if backlog is None else backlog
-        sock = bind_unix_addr(addr, _SEQPACKET | _NONBLOCK, backlog=backlog)
-        if not _NONBLOCK:  # no SOCK_NONBLOCK flag on this OS (macOS)
-            sock.setblocking(False)
-        return cls(sock)
+        return cls.bind_unix_addr(UnixSocketAddr.from_path(path), backlog=backlog, replace=replace)
 
     @classmethod
     def bind_unix_addr(
-        cls, addr: AddrLike, *, backlog: Optional[int] = None
+        cls, addr: AddrLike, *, backlog: Optional[int] = None, replace: bool = False
     ) -> UnixSeqpacketListener:
         """Listen at ``addr``: a :class:`UnixSocketAddr`, a path, or ``"@name"`` (abstract).
 
-        ``backlog`` defaults to ``socket.SOMAXCONN``; an existing file is never replaced.
+        ``backlog`` defaults to ``socket.SOMAXCONN``; an existing file is never
+        replaced except with ``replace=True`` (paths only, as in :meth:`bind`).
 
         Raises:
-            OSError: ``EADDRINUSE`` when the address is taken.
+            OSError: ``EADDRINUSE`` when the address is taken; every error of
+                ``bind(2)`` has the address in ``filename``.
             ValueError: an invalid address.
         """
         backlog = socket.SOMAXCONN if backlog is None else backlog
-        sock = bind_unix_addr(UnixSocketAddr.new(addr), _SEQPACKET | _NONBLOCK, backlog=backlog)
+        sock = bind_unix_addr(
+            UnixSocketAddr.new(addr), _SEQPACKET | _NONBLOCK, backlog=backlog, replace=replace
+        )
         if not _NONBLOCK:  # no SOCK_NONBLOCK flag on this OS (macOS)
             sock.setblocking(False)
         return cls(sock)
