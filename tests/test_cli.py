@@ -27,7 +27,11 @@ from tests.helpers import assert_cloexec, same_file
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TIMEOUT = 15
 _ACCEPTING = 0x10000  # __SO_ACCEPTCON in /proc/net/unix
-_PROC_TYPES: dict[int, int] = {socket.SOCK_STREAM: 1, socket.SOCK_DGRAM: 2, socket.SOCK_SEQPACKET: 5}
+_PROC_TYPES: dict[int, int] = {
+    socket.SOCK_STREAM: 1,
+    socket.SOCK_DGRAM: 2,
+    socket.SOCK_SEQPACKET: 5,
+}
 
 
 def uds_command(*args: str) -> list[str]:
@@ -960,3 +964,85 @@ def test_termination_signals_clean_up_the_socket_file(
         again.send_signal(signal.SIGTERM)
         finish(again)
     assert again.returncode == 143
+
+
+# issue 12 item 13, issue 14 item 3: hints, help, --replace ---------------------------------
+
+
+@pytest.mark.parametrize("where", ["abstract", "path"])
+def test_connect_with_the_wrong_type_suggests_the_right_flag(
+    where: str, abstract_name: str, tmp_path: pathlib.Path
+) -> None:
+    address = abstract_name if where == "abstract" else str(tmp_path / "sock")
+    with uds.bind_unix_addr(address, socket.SOCK_SEQPACKET) as listener:
+        listener.setblocking(False)
+        result = run_uds("connect", address)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # the hint came from the table, not from a connection
+    reason = "connection refused" if where == "abstract" else "protocol wrong type for socket"
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == (
+            f"uds: cannot connect to {address}: {reason}; "
+            "a seqpacket socket listens there: try --seqpacket\n"
+        ).encode()
+    )
+    with uds.bind_unix_addr(abstract_name + "-d", socket.SOCK_DGRAM):
+        result = run_uds("connect", "--seqpacket", abstract_name + "-d")
+    assert result.stderr.endswith(b"a dgram socket is bound there: try --dgram\n")
+
+
+def test_refused_with_nothing_there_has_no_hint(abstract_name: str) -> None:
+    result = run_uds("connect", "--seqpacket", abstract_name)
+    assert result.stderr == f"uds: cannot connect to {abstract_name}: connection refused\n".encode()
+
+
+@pytest.mark.parametrize("command", ["listen", "connect", "info", "ls"])
+def test_help_keeps_its_line_breaks_and_lists_every_exit_status(command: str) -> None:
+    result = run_uds(command, "--help")
+    assert result.returncode == 0
+    text = result.stdout.decode()
+    # The epilog's lines as written, not re-wrapped into one paragraph.
+    assert "\naddresses: a path, or @name for an abstract address (Linux), written as uds\n" in text
+    assert "\nexit status: 0 success, 1 failure (refused, not found, in use, stale),\n" in text
+    for status in ("130 interrupted", "141 stdout closed", "143 SIGTERM", "129 SIGHUP"):
+        assert status in text.replace("\n", " "), status
+    top = run_uds("--help").stdout.decode()
+    assert "130 interrupted" in top and "141 stdout closed" in top.replace("\n", " ")
+
+
+def test_listen_replace_takes_over_a_live_path_without_refusing(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "svc.sock")
+    with uds_process("listen", "--keep-open", path) as old:
+        wait_bound(path, process=old)
+        assert old.stdout is not None
+        with uds.connect_to_unix_addr(path) as early:
+            early.sendall(b"to the old one\n")
+            assert old.stdout.readline() == b"to the old one\n"
+        with uds_process("listen", "--replace", path) as new:
+            deadline = time.monotonic() + TIMEOUT
+            while _listener_pid(path) != new.pid:
+                assert time.monotonic() < deadline and new.poll() is None
+                time.sleep(0.01)
+            replaced = os.lstat(path).st_ino
+            old.send_signal(signal.SIGTERM)
+            out, err = finish(old)
+            # The old server exits cleanly and leaves its successor's file in place.
+            assert (old.returncode, out, err) == (143, b"", b"")
+            assert os.lstat(path).st_ino == replaced and _listener_pid(path) == new.pid
+            with uds.connect_to_unix_addr(path) as late:
+                late.sendall(b"to the new one\n")
+                late.shutdown(socket.SHUT_WR)
+                out, err = finish(new)
+            assert (new.returncode, out, err) == (0, b"to the new one\n", b"")
+    assert not os.path.lexists(path)  # the new one removed its own file
+
+
+def _listener_pid(path: str) -> Optional[int]:
+    """The pid holding the stream listener whose socket file is at ``path`` (via uds ls)."""
+    result = run_uds("ls", "--json", "--listening", path)
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    if len(rows) != 1 or not rows[0]["processes"]:
+        return None
+    return int(rows[0]["processes"][0]["pid"])
