@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from contextlib import ExitStack
@@ -17,22 +18,26 @@ __all__ = [
     "C_LIMIT",
     "MP_REDUCTION",
     "OURS",
+    "OURS_PURE",
     "STDLIB_FDS",
     "Case",
     "FilenoOnly",
     "Unavailable",
     "abstract_name",
+    "pin_to_one_cpu",
     "socket_pair",
 ]
 
 OURS = "uds"
+#: The same loop as ``uds``, run by a worker process with ``UDS_PURE_PYTHON=1``.
+OURS_PURE = "uds pure"
 BY_HAND = "by hand"
 STDLIB_FDS = "socket.send_fds"
 MP_REDUCTION = "mp.reduction"
 ANYIO = "anyio"
 C_LIMIT = "C"
 #: Measured columns, in table order (C comes from the compiled program).
-COLUMNS = (OURS, BY_HAND, STDLIB_FDS, MP_REDUCTION, ANYIO)
+COLUMNS = (OURS, OURS_PURE, BY_HAND, STDLIB_FDS, MP_REDUCTION, ANYIO)
 
 MSG_NOSIGNAL: int = getattr(socket, "MSG_NOSIGNAL", 0)
 MSG_CMSG_CLOEXEC: int = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
@@ -48,9 +53,10 @@ class Case:
 
     ``setup`` opens what the case needs on the exit stack and returns a loop per
     implementation column; it raises :class:`Unavailable` when the case cannot
-    run. ``c_key`` names the matching line of the C program's output. One loop
-    iteration does ``per`` operations (a burst over many connections); the
-    table shows the cost of one.
+    run. ``c_key`` names the C program's case doing the same system calls. One
+    loop iteration does ``per`` operations (a burst over many connections, a
+    batch of packets); the table shows the cost of one. ``pure`` says whether a
+    worker with ``UDS_PURE_PYTHON=1`` measures the pure-Python ``uds`` too.
     """
 
     key: str
@@ -58,6 +64,7 @@ class Case:
     setup: Callable[[ExitStack], dict[str, Loop]]
     c_key: Optional[str] = None
     per: int = 1
+    pure: bool = True
 
 
 class FilenoOnly:
@@ -83,3 +90,17 @@ def socket_pair(
 def abstract_name() -> str:
     """A unique abstract address, so concurrent runs never collide."""
     return f"@uds-bench-{uuid.uuid4().hex}"
+
+
+def pin_to_one_cpu(stack: ExitStack, *pids: int) -> int:
+    """Pin this process and ``pids`` to one CPU until ``stack`` unwinds; return the CPU.
+
+    The highest allowed CPU, as the C program picks: both ends of a ping-pong
+    then take turns on one CPU instead of measuring cross-CPU wake-ups.
+    """
+    allowed = os.sched_getaffinity(0)
+    cpu = max(allowed)
+    stack.callback(os.sched_setaffinity, 0, allowed)
+    for pid in (0, *pids):
+        os.sched_setaffinity(pid, {cpu})
+    return cpu

@@ -11,9 +11,11 @@ from typing import Optional
 
 from benchmarks._timing import Loop
 
-__all__ = ["build_c_program", "c_compiler", "c_loop"]
+__all__ = ["C_PROGRAM_VARIABLE", "build_c_program", "c_compiler", "c_echo_command", "c_loop"]
 
 _SOURCE = Path(__file__).parent / "c" / "pingpong.c"
+#: The environment variable through which a run passes the built program on.
+C_PROGRAM_VARIABLE = "UDS_BENCH_C_PROGRAM"
 
 
 def c_compiler() -> Optional[str]:
@@ -55,3 +57,9 @@ def c_loop(program: Path, key: str) -> Loop:
         return float(ran.stdout)
 
     return loop
+
+
+def c_echo_command(fd: int) -> Optional[list[str]]:
+    """The command running the C echo peer on ``fd``, if this run built the C program."""
+    program = os.environ.get(C_PROGRAM_VARIABLE)
+    return [program, "echo", str(fd)] if program else None

@@ -1,4 +1,10 @@
-"""Cross-process ping-pong: a 64 B round trip with an echo peer in another process."""
+"""Cross-process ping-pong: a 64 B round trip with an echo peer in another process.
+
+The peer is the C program's echo loop for every column (a Python one when there
+is no compiler), so the rows differ only in the calling side. The row used for
+the ratio pins both ends to one CPU: unpinned, it measures how fast the
+scheduler wakes a process on the other CPU more than the library.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +21,16 @@ from benchmarks._case import (
     OURS,
     STDLIB_FDS,
     Case,
+    pin_to_one_cpu,
     socket_pair,
 )
+from benchmarks._native import c_echo_command
 from benchmarks._timing import Loop
 
 __all__ = ["CASES"]
 
 _SMALL = bytes(64)
-# The peer is the same for every implementation, so its cost cancels in the ratio.
+# The fallback peer when the C program was not built (the same for every column).
 _ECHO = """
 import socket, sys
 sock = socket.socket(fileno=int(sys.argv[1]))
@@ -35,17 +43,22 @@ while True:
 """
 
 
-def _start_echo_peer(stack: ExitStack, sock: socket.socket) -> None:
+def _start_echo_peer(stack: ExitStack, sock: socket.socket) -> int:
+    fd = sock.fileno()
+    command = c_echo_command(fd) or [sys.executable, "-c", _ECHO, str(fd)]
     peer = subprocess.Popen(
-        [sys.executable, "-c", _ECHO, str(sock.fileno())], pass_fds=(sock.fileno(),)
+        command, pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
     )
     stack.callback(peer.wait, 10)
     sock.close()
+    return peer.pid
 
 
-def _pingpong(stack: ExitStack) -> dict[str, Loop]:
+def _pingpong(stack: ExitStack, pinned: bool) -> dict[str, Loop]:
     ours_end, peer_end = socket_pair(stack, socket.SOCK_SEQPACKET)
-    _start_echo_peer(stack, peer_end)
+    peer = _start_echo_peer(stack, peer_end)
+    if pinned:
+        pin_to_one_cpu(stack, peer)
     # Registered after the peer's wait, so it runs first: the peer sees EOF and exits.
     stack.callback(ours_end.close)
     a = ours_end
@@ -73,4 +86,17 @@ def _pingpong(stack: ExitStack) -> dict[str, Loop]:
     return {OURS: ours, BY_HAND: by_hand, STDLIB_FDS: stdlib}
 
 
-CASES = [Case("pingpong", "cross-process ping-pong, 64 B", _pingpong, "pingpong")]
+CASES = [
+    Case(
+        "pingpong",
+        "cross-process ping-pong, 64 B, both ends on one CPU",
+        lambda stack: _pingpong(stack, pinned=True),
+        "pingpong",
+    ),
+    Case(
+        "pingpong_unpinned",
+        "cross-process ping-pong, 64 B, unpinned (cross-CPU wake-ups)",
+        lambda stack: _pingpong(stack, pinned=False),
+        "pingpong_unpinned",
+    ),
+]

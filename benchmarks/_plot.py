@@ -12,6 +12,7 @@ __all__ = ["svg"]
 
 _COLORS = {
     "uds": "#1f77b4",
+    "uds pure": "#aec7e8",
     "by hand": "#ff7f0e",
     "socket.send_fds": "#2ca02c",
     "mp.reduction": "#d62728",

@@ -13,10 +13,19 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import uds
-from benchmarks import _async_cases, _peer_cases, _selector_cases, _seqpacket_cases, _sync_cases
-from benchmarks._case import C_LIMIT, Case, Unavailable
-from benchmarks._native import build_c_program, c_loop
+from benchmarks import (
+    _async_cases,
+    _batch_cases,
+    _peer_cases,
+    _selector_cases,
+    _seqpacket_cases,
+    _sync_cases,
+)
+from benchmarks._case import C_LIMIT, OURS, OURS_PURE, Case, Unavailable
+from benchmarks._native import C_PROGRAM_VARIABLE, build_c_program, c_loop
+from benchmarks._pure import pure_loop
 from benchmarks._timing import measure
+from uds import _impl
 
 __all__ = ["ALL_CASES", "Row", "Results", "Settings", "run"]
 
@@ -24,6 +33,7 @@ ALL_CASES: list[Case] = [
     *_sync_cases.CASES,
     *_peer_cases.CASES,
     *_seqpacket_cases.CASES,
+    *_batch_cases.CASES,
     *_selector_cases.CASES,
     *_async_cases.CASES,
 ]
@@ -78,6 +88,9 @@ def machine_info() -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
         "cpu": f"{cpu}, {os.cpu_count()} logical CPUs",
         "uds": uds.__version__,
+        "implementation": "C core (uds._native)"
+        if uds.native_available()
+        else f"pure Python ({_impl.why_pure})",
     }
 
 
@@ -87,6 +100,8 @@ def _run_case(case: Case, settings: Settings, c_program: Optional[Path]) -> Row:
             loops = case.setup(stack)
         except Unavailable as why:
             return Row(case, skipped=str(why))
+        if case.pure and OURS in loops:
+            loops[OURS_PURE] = pure_loop(stack, case.key)
         if c_program is not None and case.c_key is not None:
             loops[C_LIMIT] = c_loop(c_program, case.c_key)
         ns = measure(loops, settings.round_ms, settings.rounds)
@@ -98,6 +113,9 @@ def run(settings: Settings, only: Optional[Sequence[str]] = None) -> Results:
     rows = []
     with tempfile.TemporaryDirectory(prefix="uds-bench-") as build:
         c_program, c_note = build_c_program(Path(build))
+        if c_program is not None:
+            # The ping-pong cases (and the pure-Python workers) find their echo peer here.
+            os.environ[C_PROGRAM_VARIABLE] = str(c_program)
         for case in ALL_CASES:
             if only and case.key not in only:
                 continue
@@ -105,4 +123,5 @@ def run(settings: Settings, only: Optional[Sequence[str]] = None) -> Results:
             note = f"skipped: {row.skipped}" if row.skipped else "done"
             print(f"  {case.title}: {note}", file=sys.stderr, flush=True)
             rows.append(row)
+        os.environ.pop(C_PROGRAM_VARIABLE, None)
     return Results(rows, c_note, settings, machine_info())

@@ -23,7 +23,7 @@ from benchmarks._case import (
 )
 from benchmarks._timing import Loop
 
-__all__ = ["CASES"]
+__all__ = ["CASES", "fd_passing_baselines"]
 
 _SOL_SOCKET = socket.SOL_SOCKET
 _SCM_RIGHTS = socket.SCM_RIGHTS
@@ -75,26 +75,24 @@ def _small_messages(stack: ExitStack, wrap: bool) -> dict[str, Loop]:
     return loops
 
 
-def _fd_passing(stack: ExitStack, count: int) -> dict[str, Loop]:
-    a, b = socket_pair(stack)
-    r, w = os.pipe()
-    stack.callback(os.close, r)
-    stack.callback(os.close, w)
-    fds = [r] * count
-    space = socket.CMSG_SPACE(count * 4)
+def fd_passing_baselines(
+    a: socket.socket, b: socket.socket, data: bytes, count: int, fd: int
+) -> dict[str, Loop]:
+    """The stdlib ways to send ``data`` with ``count`` copies of ``fd`` from ``a`` to ``b``.
 
-    def ours(n: int) -> None:
-        send, recv = uds.send_fds, uds.recv_fds
-        for _ in range(n):
-            send(a, b"x", fds)
-            _, received = recv(b, 1, count)
-            received.close()
+    By hand, ``socket.send_fds``, and (when there are fds) multiprocessing.reduction;
+    every received fd is closed.
+    """
+    fds = [fd] * count
+    ancillary = ((_SOL_SOCKET, _SCM_RIGHTS, array("i", fds)),) if count else ()
+    space = socket.CMSG_SPACE(count * 4) if count else 0
+    size = len(data)
 
     def by_hand(n: int) -> None:
         sendmsg, recvmsg = a.sendmsg, b.recvmsg
         for _ in range(n):
-            sendmsg((b"x",), ((_SOL_SOCKET, _SCM_RIGHTS, array("i", fds)),), MSG_NOSIGNAL)
-            _, ancdata, flags, _ = recvmsg(1, space, MSG_CMSG_CLOEXEC)
+            sendmsg((data,), ancillary, MSG_NOSIGNAL)
+            _, ancdata, flags, _ = recvmsg(size, space, MSG_CMSG_CLOEXEC)
             # Inline, as a hot loop would be written: check, parse, close.
             if flags & _MSG_CTRUNC:
                 raise RuntimeError("control data truncated")
@@ -108,8 +106,8 @@ def _fd_passing(stack: ExitStack, count: int) -> dict[str, Loop]:
     def stdlib(n: int) -> None:
         send, recv = socket.send_fds, socket.recv_fds
         for _ in range(n):
-            send(a, (b"x",), fds, MSG_NOSIGNAL)
-            for fd in recv(b, 1, count, MSG_CMSG_CLOEXEC)[1]:
+            send(a, (data,), fds, MSG_NOSIGNAL)
+            for fd in recv(b, size, count, MSG_CMSG_CLOEXEC)[1]:
                 os.close(fd)
 
     def mp(n: int) -> None:
@@ -119,7 +117,27 @@ def _fd_passing(stack: ExitStack, count: int) -> dict[str, Loop]:
             for fd in recv(b, count):
                 os.close(fd)
 
-    return {OURS: ours, BY_HAND: by_hand, STDLIB_FDS: stdlib, MP_REDUCTION: mp}
+    loops: dict[str, Loop] = {BY_HAND: by_hand, STDLIB_FDS: stdlib}
+    if count:
+        loops[MP_REDUCTION] = mp
+    return loops
+
+
+def _fd_passing(stack: ExitStack, count: int) -> dict[str, Loop]:
+    a, b = socket_pair(stack)
+    r, w = os.pipe()
+    stack.callback(os.close, r)
+    stack.callback(os.close, w)
+    fds = [r] * count
+
+    def ours(n: int) -> None:
+        send, recv = uds.send_fds, uds.recv_fds
+        for _ in range(n):
+            send(a, b"x", fds)
+            _, received = recv(b, 1, count)
+            received.close()
+
+    return {OURS: ours, **fd_passing_baselines(a, b, b"x", count, r)}
 
 
 def _big_buffer(stack: ExitStack) -> dict[str, Loop]:

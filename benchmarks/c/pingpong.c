@@ -1,15 +1,20 @@
-/* The C limit for the benchmark cases: sendmsg/recvmsg loops on a socketpair.
+/* The C limit for the benchmark cases: the same system calls as the Python rows.
  *
  * Usage: pingpong CASE ITERATIONS
+ *        pingpong echo FD
  * Runs the operation of CASE (a c_key of benchmarks/_*_cases.py) ITERATIONS
  * times after a short warm-up and prints the elapsed nanoseconds, so that the
  * Python runner can interleave it with the Python implementations. Each case
- * does the work of its Python counterparts: MSG_NOSIGNAL on sends,
- * MSG_CMSG_CLOEXEC on receives, truncation checked, received fds closed.
+ * does the work of its Python counterparts, on the same socket type, with the
+ * same calls and flags: MSG_NOSIGNAL on sends, MSG_CMSG_CLOEXEC on receives
+ * where the Python code passes it, truncation checked, received fds closed.
+ * "echo FD" is the ping-pong peer for the Python rows: it echoes every packet
+ * of the seqpacket socket FD until EOF, so that every row has the same peer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,7 @@
 
 #define MAX_FDS 8
 #define BIG (64 * 1024)
+#define BATCH 32
 
 static int a, b, pipe_fds[2];
 static char small[64], big[BIG], sink[BIG];
@@ -107,6 +113,60 @@ static void op_local_addr(void) {
     if (getsockname(a, (struct sockaddr *)&addr, &len) < 0) die("getsockname");
 }
 
+/* UnixSeqpacketConn.send/recv: send(2) and recv(2), no control data. */
+static void plain_send(int fd) {
+    if (send(fd, small, sizeof small, MSG_NOSIGNAL) != (ssize_t)sizeof small) die("send");
+}
+
+static void plain_recv(int fd) {
+    if (recv(fd, sink, sizeof small, 0) != (ssize_t)sizeof small) die("recv");
+}
+
+static void op_seqpacket_64(void) {
+    plain_send(a);
+    plain_recv(b);
+}
+
+static void op_seqpacket_loop(void) {
+    for (int i = 0; i < BATCH; i++) plain_send(a);
+    for (int i = 0; i < BATCH; i++) plain_recv(b);
+}
+
+static void op_dgram_loop(void) {
+    for (int i = 0; i < BATCH; i++) send_all(a, small, sizeof small, 0);
+    for (int i = 0; i < BATCH; i++) recv_some(b, sink, sizeof small, 0);
+}
+
+/* send_many/recv_many: one sendmmsg and one recvmmsg for the whole batch. */
+static void op_mmsg(void) {
+    static struct mmsghdr msgs[BATCH];
+    static struct iovec iovs[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+        iovs[i].iov_base = small;
+        iovs[i].iov_len = sizeof small;
+        memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    if (sendmmsg(a, msgs, BATCH, MSG_NOSIGNAL) != BATCH) die("sendmmsg");
+    for (int i = 0; i < BATCH; i++) {
+        iovs[i].iov_base = sink + i * sizeof small;
+        msgs[i].msg_hdr.msg_flags = 0;
+    }
+    int got = recvmmsg(b, msgs, BATCH, MSG_CMSG_CLOEXEC | MSG_WAITFORONE, NULL);
+    if (got != BATCH) die("recvmmsg");
+    for (int i = 0; i < got; i++)
+        if (msgs[i].msg_len != sizeof small || msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+            fprintf(stderr, "packet truncated\n");
+            exit(1);
+        }
+}
+
+static void op_seqpacket_fds_0(void) {
+    send_all(a, small, sizeof small, 0);
+    recv_some(b, sink, sizeof small, 0);
+}
+
 static void op_pingpong(void) {
     send_all(a, small, sizeof small, 0);
     recv_some(a, small, sizeof small, 0);
@@ -134,55 +194,98 @@ static void bind_abstract(void) {
     b = -1;
 }
 
+/* The highest CPU this process may run on: the Python side picks the same one. */
+static void pin_to_one_cpu(void) {
+    cpu_set_t allowed, one;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) < 0) die("sched_getaffinity");
+    int cpu = -1;
+    for (int i = 0; i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &allowed)) cpu = i;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) < 0) die("sched_setaffinity");
+}
+
+static void echo(int fd) {
+    char buf[BIG];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) _exit(n < 0);
+        if (send(fd, buf, n, MSG_NOSIGNAL) != n) _exit(1);
+    }
+}
+
 static pid_t start_echo_peer(void) {
     new_pair(SOCK_SEQPACKET);
     pid_t child = fork();
     if (child < 0) die("fork");
     if (child == 0) {
-        char buf[BIG];
         close(a);
-        for (;;) {
-            ssize_t n = recv(b, buf, sizeof buf, 0);
-            if (n <= 0) _exit(0);
-            if (send(b, buf, n, MSG_NOSIGNAL) != n) _exit(1);
-        }
+        echo(b);
     }
     close(b);
     b = -1;
     return child;
 }
 
+enum setup { PAIR, ABSTRACT, PEER, PINNED_PEER };
+
 static const struct {
     const char *key;
     void (*op)(void);
+    enum setup setup;
+    int type;
 } CASES[] = {
-    {"send_recv_64", op_send_recv_64}, {"fds_1", op_fds_1},
-    {"fds_8", op_fds_8},               {"recv_64k", op_recv_64k},
-    {"local_addr", op_local_addr},     {"pingpong", op_pingpong},
+    {"send_recv_64", op_send_recv_64, PAIR, SOCK_STREAM},
+    {"fds_1", op_fds_1, PAIR, SOCK_STREAM},
+    {"fds_8", op_fds_8, PAIR, SOCK_STREAM},
+    {"recv_64k", op_recv_64k, PAIR, SOCK_STREAM},
+    {"local_addr", op_local_addr, ABSTRACT, SOCK_STREAM},
+    {"seqpacket_64", op_seqpacket_64, PAIR, SOCK_SEQPACKET},
+    {"seqpacket_fds_0", op_seqpacket_fds_0, PAIR, SOCK_SEQPACKET},
+    {"seqpacket_fds_1", op_fds_1, PAIR, SOCK_SEQPACKET},
+    {"seqpacket_fds_8", op_fds_8, PAIR, SOCK_SEQPACKET},
+    {"seqpacket_loop_32", op_seqpacket_loop, PAIR, SOCK_SEQPACKET},
+    {"seqpacket_mmsg_32", op_mmsg, PAIR, SOCK_SEQPACKET},
+    {"dgram_loop_32", op_dgram_loop, PAIR, SOCK_DGRAM},
+    {"dgram_mmsg_32", op_mmsg, PAIR, SOCK_DGRAM},
+    {"pingpong", op_pingpong, PINNED_PEER, SOCK_SEQPACKET},
+    {"pingpong_unpinned", op_pingpong, PEER, SOCK_SEQPACKET},
 };
 
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "echo") == 0) echo(atoi(argv[2]));
     if (argc != 3 || atol(argv[2]) < 1) {
-        fprintf(stderr, "usage: %s CASE ITERATIONS\n", argv[0]);
+        fprintf(stderr, "usage: %s CASE ITERATIONS | %s echo FD\n", argv[0], argv[0]);
         return 2;
     }
     const char *key = argv[1];
     long n = atol(argv[2]);
-    void (*op)(void) = NULL;
+    size_t which = sizeof CASES / sizeof CASES[0];
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)
-        if (strcmp(CASES[i].key, key) == 0) op = CASES[i].op;
-    if (op == NULL) {
+        if (strcmp(CASES[i].key, key) == 0) which = i;
+    if (which == sizeof CASES / sizeof CASES[0]) {
         fprintf(stderr, "unknown case %s\n", key);
         return 2;
     }
+    void (*op)(void) = CASES[which].op;
     if (pipe2(pipe_fds, O_CLOEXEC) < 0) die("pipe2");
     pid_t child = -1;
-    if (op == op_local_addr)
+    switch (CASES[which].setup) {
+    case ABSTRACT:
         bind_abstract();
-    else if (op == op_pingpong)
+        break;
+    case PINNED_PEER:
+        pin_to_one_cpu(); /* before the fork: the peer inherits it */
         child = start_echo_peer();
-    else
-        new_pair(SOCK_STREAM);
+        break;
+    case PEER:
+        child = start_echo_peer();
+        break;
+    case PAIR:
+        new_pair(CASES[which].type);
+        break;
+    }
 
     for (long i = 0; i < n / 8 + 1; i++) op();
     double start = now_ns();
