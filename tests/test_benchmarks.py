@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks._case import C_LIMIT, COLUMNS
+from benchmarks._report import TARGETS
 from benchmarks._suite import ALL_CASES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=50,
+        timeout=150,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout, output
@@ -41,8 +42,8 @@ def _table(stdout: str) -> list[list[str]]:
 def test_every_case_has_a_row_with_numbers(quick_run: tuple[str, Path]) -> None:
     rows = _table(quick_run[0])
     header, rule, body = rows[0], rows[1], rows[2:]
-    assert header[:3] == ["case", "uds", "by hand"]
-    assert "uds/by hand" in header
+    assert header[:4] == ["case", "uds", "uds pure", "by hand"]
+    assert header[-3:] == ["uds/by hand", "pure/by hand", "uds/C"]
     assert all(set(cell) <= set("-:") for cell in rule)
     by_title = {row[0]: dict(zip(header, row)) for row in body}
     assert sorted(by_title) == sorted(case.title for case in ALL_CASES)
@@ -51,6 +52,9 @@ def test_every_case_has_a_row_with_numbers(quick_run: tuple[str, Path]) -> None:
         assert float(cells["uds"]) > 0, title
         assert float(cells["by hand"]) > 0, title
         assert float(cells["uds/by hand"]) > 0, title
+        # The pure-Python worker measured the same loop.
+        assert float(cells["uds pure"]) > 0, title
+        assert float(cells["pure/by hand"]) > 0, title
         for column in header[1:]:
             assert cells[column] == _MISSING or float(cells[column]) > 0, (title, column)
 
@@ -58,8 +62,10 @@ def test_every_case_has_a_row_with_numbers(quick_run: tuple[str, Path]) -> None:
 def test_fd_passing_rows_compare_against_every_helper(quick_run: tuple[str, Path]) -> None:
     rows = _table(quick_run[0])
     header = rows[0]
-    fd_rows = [dict(zip(header, row)) for row in rows[2:] if row[0].startswith("fd-passing")]
-    assert len(fd_rows) == 2
+    keys = ("fds_1", "fds_8", "seqpacket_fds_1", "seqpacket_fds_8")
+    titles = {case.title for case in ALL_CASES if case.key in keys}
+    fd_rows = [dict(zip(header, row)) for row in rows[2:] if row[0] in titles]
+    assert len(fd_rows) == 4
     for cells in fd_rows:
         assert float(cells["socket.send_fds"]) > 0
         assert float(cells["mp.reduction"]) > 0
@@ -93,3 +99,103 @@ def test_report_has_context_table_targets_and_a_valid_svg(quick_run: tuple[str, 
     measured = [i for i, name in enumerate(header) if name in (*COLUMNS, C_LIMIT)]
     numbers = sum(1 for row in rows[2:] for i in measured if row[i] != _MISSING)
     assert len(bars) == numbers
+
+
+def test_every_c_row_does_the_same_calls_as_its_python_row(quick_run: tuple[str, Path]) -> None:
+    from benchmarks._native import c_compiler
+
+    if c_compiler() is None:
+        pytest.skip("no C compiler on this machine")
+    rows = _table(quick_run[0])
+    header = rows[0]
+    by_title = {row[0]: dict(zip(header, row)) for row in rows[2:]}
+    # Each seqpacket and batch row has its own C case (not the stream pair's).
+    keys = {case.c_key for case in ALL_CASES if case.c_key}
+    assert {
+        "seqpacket_64",
+        "seqpacket_fds_0",
+        "seqpacket_fds_1",
+        "seqpacket_fds_8",
+        "seqpacket_mmsg_32",
+        "seqpacket_loop_32",
+        "dgram_mmsg_32",
+        "dgram_loop_32",
+        "pingpong",
+        "pingpong_unpinned",
+    } <= keys
+    for case in ALL_CASES:
+        if case.c_key:
+            assert float(by_title[case.title]["uds/C"]) > 0, case.title
+
+
+def test_report_gives_a_verdict_for_every_issue_target(quick_run: tuple[str, Path]) -> None:
+    stdout, output = quick_run
+    report = (output / "latest.md").read_text(encoding="utf-8")
+    verdicts = [
+        line for line in report.splitlines() if line.startswith(("- reached: ", "- MISSED: "))
+    ]
+    for target in TARGETS:
+        lines = [line for line in verdicts if f" {target.goal} — " in line]
+        # Every row a target names was measured, so each gets a verdict with its figures.
+        assert len(lines) == len(target.keys), target.goal
+        assert all(any(ch.isdigit() for ch in line.rsplit(" — ", 1)[1]) for line in lines)
+    assert "uds pure" in report and "UDS_PURE_PYTHON=1" in report
+
+
+def test_pure_worker_runs_the_pure_python_implementation() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "UDS_PURE_PYTHON": "1"}
+    worker = subprocess.run(
+        [sys.executable, "-m", "benchmarks._pure", "seqpacket_64"],
+        cwd=ROOT,
+        env=env,
+        input="10\n1000\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode == 0, worker.stderr
+    ready, *timings = worker.stdout.split()
+    assert ready == "ready"
+    assert len(timings) == 2 and all(float(ns) > 0 for ns in timings)
+
+
+def test_pure_worker_refuses_to_time_the_c_core() -> None:
+    import uds
+
+    if not uds.native_available():
+        pytest.skip("the C core is not active here")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("UDS_PURE_PYTHON", None)
+    worker = subprocess.run(
+        [sys.executable, "-m", "benchmarks._pure", "seqpacket_64"],
+        cwd=ROOT,
+        env=env,
+        input="10\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode == 1
+    assert "C core" in worker.stderr and worker.stdout == ""
+
+
+def test_pin_to_one_cpu_pins_both_ends_and_restores() -> None:
+    from contextlib import ExitStack
+
+    from benchmarks._case import pin_to_one_cpu
+
+    before = os.sched_getaffinity(0)
+    peer = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    try:
+        with ExitStack() as stack:
+            cpu = pin_to_one_cpu(stack, peer.pid)
+            assert cpu == max(before)
+            assert os.sched_getaffinity(0) == {cpu}
+            assert os.sched_getaffinity(peer.pid) == {cpu}
+        assert os.sched_getaffinity(0) == before
+    finally:
+        assert peer.stdin is not None
+        peer.stdin.close()
+        peer.wait(10)
