@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 import uds
-from uds._cli_table import parse_diag, parse_proc_net_unix, read_diag, read_proc
+from uds._cli_info import _look_up
+from uds._cli_table import Table, parse_diag, parse_proc_net_unix, read_diag, read_proc
 
 TIMEOUT = 15
 
@@ -251,3 +252,31 @@ def test_parse_proc_net_unix() -> None:
     assert listening.address == uds.UnixSocketAddr.from_abstract(b"a@b")  # NUL or "@": unknown
     assert (connected.state, str(connected.address)) == ("connected", "/run/s.sock")
     assert (unnamed.type, unnamed.state, unnamed.address) == ("dgram", "unconnected", None)
+
+
+# uds info without netlink: the /proc/net/unix fallback --------------------------------------
+
+
+def test_info_lookup_in_a_proc_table(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "svc.sock"
+    text = (
+        b"Num       RefCount Protocol Flags    Type St Inode Path\n"
+        b"0: 00000002 00000000 00010000 0005 01 1 " + os.fsencode(path) + b"\n"
+        b"0: 00000002 00000000 00010000 0001 01 2 @plain\n"
+        b"0: 00000002 00000000 00000000 0002 01 3 @a@b\n"
+    )
+    table = Table("proc", parse_proc_net_unix(text))
+    file = (1, 2)  # a socket file is there; /proc/net/unix cannot say which
+    # A relative path is resolved against the current directory, then matched by name.
+    found, _ = _look_up(uds.UnixSocketAddr.new("svc.sock"), table, file)
+    assert found == {"stream": "none", "seqpacket": "listening", "dgram": "none"}
+    found, _ = _look_up(uds.UnixSocketAddr.new("@plain"), table, None)
+    assert found == {"stream": "listening", "seqpacket": "none", "dgram": "none"}
+    # "@a@b" may be the line of "a\0b": the table cannot tell, so the caller must probe.
+    found, reason = _look_up(uds.UnixSocketAddr.new("@a@b"), table, None)
+    assert found is None and "cannot tell" in reason
+    found, reason = _look_up(uds.UnixSocketAddr.new("other.sock"), table, file)
+    assert found is None and "no socket bound under that name" in reason
