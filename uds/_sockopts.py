@@ -13,7 +13,7 @@ from typing import Optional
 
 from uds import _platform
 from uds._errors import UnsupportedPlatformError
-from uds._fd import FileDescriptorLike, call_on
+from uds._fd import FileDescriptorLike, call_on, call_on_unix
 
 __all__ = [
     "set_passcred",
@@ -22,6 +22,8 @@ __all__ = [
     "set_passpidfd",
     "set_passsec",
     "set_nosigpipe",
+    "set_passrights",
+    "get_passrights",
 ]
 
 _sys = _platform.current
@@ -146,3 +148,57 @@ def set_nosigpipe(sock: FileDescriptorLike, on: bool = True) -> None:
         TypeError: ``on`` is not a bool.
     """
     _set(sock, _sys.NOSIGPIPE_OPTION, on, "SO_NOSIGPIPE", "")
+
+
+_PASSRIGHTS_NEEDS = "needs Linux 6.16 or later"
+
+
+def set_passrights(sock: FileDescriptorLike, on: bool) -> None:
+    """Let ``sock`` receive fds (``on=True``, the default of every socket) or refuse them.
+
+    With ``on=False`` (Linux ``SO_PASSRIGHTS``, 6.16+) the kernel refuses any
+    message that carries ``SCM_RIGHTS`` to ``sock``: the *sender's* ``sendmsg``
+    fails with ``EPERM`` (:class:`PermissionError`) and nothing of that message
+    is delivered, data included; messages without fds pass as before. A
+    listening socket passes the setting on to the connections it accepts. Use
+    it on sockets that never expect fds, so a peer cannot fill their fd table
+    or slip in fds that must then be closed.
+
+    Raises:
+        UnsupportedPlatformError: the OS (anything but Linux) or the running
+            kernel (before 6.16) has no ``SO_PASSRIGHTS``.
+        TypeError: ``on`` is not a bool.
+        OSError: ``EAFNOSUPPORT`` for a socket that is not a unix socket;
+            ``ENOTSOCK``/``EBADF`` for something that is no socket.
+    """
+    if not isinstance(on, bool):
+        raise TypeError(f"on must be a bool, not {type(on).__name__}")
+    option = _sys.PASSRIGHTS_OPTION
+    if option is None:
+        raise UnsupportedPlatformError("SO_PASSRIGHTS", "the OS always accepts fds")
+    try:
+        call_on_unix(sock, _setsockopt, option[0], option[1], int(on))
+    except OSError as error:
+        if error.errno in _UNKNOWN_OPTION:
+            raise UnsupportedPlatformError("SO_PASSRIGHTS", _PASSRIGHTS_NEEDS) from None
+        raise
+
+
+def get_passrights(sock: FileDescriptorLike) -> bool:
+    """Whether ``sock`` accepts fds (``SO_PASSRIGHTS``); see :func:`set_passrights`.
+
+    Raises:
+        UnsupportedPlatformError: the OS or the running kernel has no
+            ``SO_PASSRIGHTS`` (there every unix socket accepts fds).
+        OSError: ``EAFNOSUPPORT`` for a socket that is not a unix socket;
+            ``ENOTSOCK``/``EBADF`` for something that is no socket.
+    """
+    option = _sys.PASSRIGHTS_OPTION
+    if option is None:
+        raise UnsupportedPlatformError("SO_PASSRIGHTS", "the OS always accepts fds")
+    try:
+        return bool(call_on_unix(sock, _getsockopt, option[0], option[1]))
+    except OSError as error:
+        if error.errno in _UNKNOWN_OPTION:
+            raise UnsupportedPlatformError("SO_PASSRIGHTS", _PASSRIGHTS_NEEDS) from None
+        raise

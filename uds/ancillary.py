@@ -3,7 +3,8 @@
 :func:`send_ancillary` and :func:`recv_ancillary` are the engine under every
 send/receive-with-control-data function of the library. The ``set_*`` functions
 enable, on the receiving socket, the control data the kernel attaches to each
-message (see :mod:`uds._ancillary` for which socket types get what).
+message (see :class:`Received` for which socket types get what);
+:func:`set_passrights` makes a socket refuse fds altogether.
 """
 
 from uds._ancillary import Received, recv_ancillary, send_ancillary
@@ -11,9 +12,11 @@ from uds._credentials import ReceivedCredentials, SendCredentials
 from uds._fds import ReceivedFds
 from uds._sockopts import (
     get_passcred,
+    get_passrights,
     set_nosigpipe,
     set_passcred,
     set_passpidfd,
+    set_passrights,
     set_passsec,
     set_timestamps,
 )
@@ -24,11 +27,13 @@ __all__ = [
     "ReceivedFds",
     "SendCredentials",
     "get_passcred",
+    "get_passrights",
     "recv_ancillary",
     "send_ancillary",
     "set_nosigpipe",
     "set_passcred",
     "set_passpidfd",
+    "set_passrights",
     "set_passsec",
     "set_timestamps",
 ]

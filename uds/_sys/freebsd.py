@@ -62,6 +62,7 @@ TIMESTAMPNS_OPTION: tuple[int, int] | None = None
 PASSPIDFD_OPTION: tuple[int, int] | None = None
 PASSSEC_OPTION: tuple[int, int] | None = None
 NOSIGPIPE_OPTION: tuple[int, int] | None = (SOL_SOCKET, SO_NOSIGPIPE)
+PASSRIGHTS_OPTION: tuple[int, int] | None = None  # no SO_PASSRIGHTS: fds always accepted
 PASSCRED_EVERY_MESSAGE = True
 
 XU_NGROUPS = 16  # sys/ucred.h

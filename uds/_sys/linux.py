@@ -48,6 +48,7 @@ SO_TIMESTAMPNS = 35  # SO_TIMESTAMPNS_OLD: struct timespec with the native long
 SO_PEERGROUPS = 59
 SO_PASSPIDFD = 76
 SO_PEERPIDFD = 77
+SO_PASSRIGHTS = 83  # Linux 6.16+ (asm-generic; parisc/sparc number it differently)
 SCM_TIMESTAMP = SO_TIMESTAMP
 SCM_TIMESTAMPNS = SO_TIMESTAMPNS
 
@@ -70,6 +71,8 @@ TIMESTAMPNS_OPTION: tuple[int, int] | None = (SOL_SOCKET, SO_TIMESTAMPNS)
 PASSPIDFD_OPTION: tuple[int, int] | None = (SOL_SOCKET, SO_PASSPIDFD)
 PASSSEC_OPTION: tuple[int, int] | None = (SOL_SOCKET, SO_PASSSEC)
 NOSIGPIPE_OPTION: tuple[int, int] | None = None
+# Whether the socket accepts SCM_RIGHTS at all (on by default).
+PASSRIGHTS_OPTION: tuple[int, int] | None = (SOL_SOCKET, SO_PASSRIGHTS)
 #: Per-message credentials arrive on every message while the option is set.
 PASSCRED_EVERY_MESSAGE = True
 

@@ -56,6 +56,7 @@ TIMESTAMPNS_OPTION: tuple[int, int] | None = None
 PASSPIDFD_OPTION: tuple[int, int] | None = None
 PASSSEC_OPTION: tuple[int, int] | None = None
 NOSIGPIPE_OPTION: tuple[int, int] | None = (SOL_SOCKET, SO_NOSIGPIPE)
+PASSRIGHTS_OPTION: tuple[int, int] | None = None  # no SO_PASSRIGHTS: fds always accepted
 PASSCRED_EVERY_MESSAGE = False  # datagram sockets only; see the module docstring
 
 # struct unpcbid { pid_t unp_pid; uid_t unp_euid; gid_t unp_egid; }

@@ -47,6 +47,7 @@ TIMESTAMPNS_OPTION: tuple[int, int] | None = None
 PASSPIDFD_OPTION: tuple[int, int] | None = None
 PASSSEC_OPTION: tuple[int, int] | None = None
 NOSIGPIPE_OPTION: tuple[int, int] | None = None
+PASSRIGHTS_OPTION: tuple[int, int] | None = None  # no SO_PASSRIGHTS: fds always accepted
 PASSCRED_EVERY_MESSAGE = False
 
 # struct sockpeercred { uid_t uid; gid_t gid; pid_t pid; }
