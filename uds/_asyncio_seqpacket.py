@@ -8,13 +8,13 @@ import functools
 import os
 import socket
 from types import TracebackType
-from typing import Any, ClassVar, Iterable, Optional, TypeVar, Union
+from typing import Any, Awaitable, Callable, ClassVar, Iterable, Optional, TypeVar, Union
 
 from uds import _ancillary, _platform
 from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr, naming
 from uds._ancillary import Buffer, Received, WritableBuffer, as_buffers
-from uds._asyncio_wait import FdWaiter, nonblocking_call
+from uds._asyncio_wait import FdWaiter, Waiter, nonblocking_call
 from uds._bind import PathLike
 from uds._closeable import Closeable
 from uds._cmsg import fd_array, fds_space, parse_fds
@@ -68,6 +68,8 @@ def _adopt(sock: socket.socket, what: str) -> socket.socket:
 
 
 _S = TypeVar("_S", bound="_AsyncSocket")
+_C = TypeVar("_C", bound="UnixSeqpacketConn")
+_L = TypeVar("_L", bound="UnixSeqpacketListener")
 
 
 class _AsyncSocket(Closeable):
@@ -78,13 +80,22 @@ class _AsyncSocket(Closeable):
 
     def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
-        self._waiter: Optional[FdWaiter] = None
+        self._waiter: Optional[Waiter] = None
 
-    def _wait(self) -> FdWaiter:
+    def _wait(self) -> Waiter:
         waiter = self._waiter
         if waiter is None:
-            waiter = self._waiter = FdWaiter(asyncio.get_running_loop(), self._sock.fileno())
+            waiter = self._waiter = self._new_waiter()
         return waiter
+
+    def _new_waiter(self) -> Waiter:
+        """How this type waits for readiness (the anyio types wait through anyio)."""
+        return FdWaiter(asyncio.get_running_loop(), self._sock.fileno())
+
+    @staticmethod
+    async def _sleep(delay: float) -> None:
+        """The loop's sleep (the anyio types sleep through anyio)."""
+        await asyncio.sleep(delay)
 
     @classmethod
     def from_fd(cls: type[_S], fd: int) -> _S:
@@ -184,7 +195,7 @@ class UnixSeqpacketConn(_AsyncSocket):
     _LISTENING = False
 
     @classmethod
-    async def connect(cls, path: PathLike) -> UnixSeqpacketConn:
+    async def connect(cls: type[_C], path: PathLike) -> _C:
         """Connect to the seqpacket listener at the filesystem path ``path``.
 
         ``path`` is always a path, as in the blocking types: ``"@name"`` is the
@@ -202,7 +213,7 @@ class UnixSeqpacketConn(_AsyncSocket):
         return await cls._connect(UnixSocketAddr.from_path(path), None)
 
     @classmethod
-    async def connect_unix_addr(cls, addr: AddrLike) -> UnixSeqpacketConn:
+    async def connect_unix_addr(cls: type[_C], addr: AddrLike) -> _C:
         """Connect to ``addr``: a :class:`UnixSocketAddr`, a path, or ``"@name"`` (abstract).
 
         A full backlog is waited out as by :meth:`connect`; cancelling closes the socket.
@@ -215,8 +226,8 @@ class UnixSeqpacketConn(_AsyncSocket):
 
     @classmethod
     async def connect_from_to_unix_addr(
-        cls, from_addr: AddrLike, to_addr: AddrLike
-    ) -> UnixSeqpacketConn:
+        cls: type[_C], from_addr: AddrLike, to_addr: AddrLike
+    ) -> _C:
         """Bind to ``from_addr`` (what the peer sees as our address), then connect to ``to_addr``.
 
         Raises:
@@ -225,7 +236,7 @@ class UnixSeqpacketConn(_AsyncSocket):
         return await cls._connect(to_addr, from_addr)
 
     @classmethod
-    async def _connect(cls, to_addr: AddrLike, from_addr: Optional[AddrLike]) -> UnixSeqpacketConn:
+    async def _connect(cls: type[_C], to_addr: AddrLike, from_addr: Optional[AddrLike]) -> _C:
         target = UnixSocketAddr.new(to_addr)
         source = None if from_addr is None else UnixSocketAddr.new(from_addr)
         sock = new_socket(True)
@@ -233,7 +244,7 @@ class UnixSeqpacketConn(_AsyncSocket):
             if source is not None:
                 _core.bind_to(sock, source)
             try:
-                await _connect_waiting(sock, target.to_std())
+                await _connect_waiting(sock, target.to_std(), cls._sleep)
             except OSError as error:
                 raise naming(error, target) from None
         except BaseException:
@@ -243,8 +254,8 @@ class UnixSeqpacketConn(_AsyncSocket):
 
     @classmethod
     def from_nonblocking(
-        cls, conn: Union[NonblockingUnixSeqpacketConn, BlockingUnixSeqpacketConn]
-    ) -> UnixSeqpacketConn:
+        cls: type[_C], conn: Union[NonblockingUnixSeqpacketConn, BlockingUnixSeqpacketConn]
+    ) -> _C:
         """Take over the fd of a :mod:`uds.nonblocking` (or blocking) connection.
 
         ``conn`` is detached (its timeouts no longer apply) and the fd made
@@ -256,7 +267,7 @@ class UnixSeqpacketConn(_AsyncSocket):
         return cls._take_over(conn)
 
     @classmethod
-    def from_blocking(cls, conn: BlockingUnixSeqpacketConn) -> UnixSeqpacketConn:
+    def from_blocking(cls: type[_C], conn: BlockingUnixSeqpacketConn) -> _C:
         """Take over the fd of a blocking :class:`uds.UnixSeqpacketConn` (see from_nonblocking).
 
         Raises:
@@ -273,13 +284,13 @@ class UnixSeqpacketConn(_AsyncSocket):
         return BlockingUnixSeqpacketConn(_core.adopt(self._release(), False))
 
     @classmethod
-    def pair(cls) -> tuple[UnixSeqpacketConn, UnixSeqpacketConn]:
+    def pair(cls: type[_C]) -> tuple[_C, _C]:
         """Two connected seqpacket connections (``socketpair``)."""
         a, b = new_pair(True)
         return cls(a), cls(b)
 
     @classmethod
-    def from_std(cls, sock: socket.socket) -> UnixSeqpacketConn:
+    def from_std(cls: type[_C], sock: socket.socket) -> _C:
         """Take ownership of a connected unix seqpacket ``socket.socket``; make it non-blocking.
 
         Raises:
@@ -516,11 +527,16 @@ def _recv_vectored(
     return nbytes, bool(msg_flags & _MSG_TRUNC)
 
 
-async def _connect_waiting(sock: _socket.socket, target: Union[str, bytes]) -> None:
+async def _connect_waiting(
+    sock: _socket.socket,
+    target: Union[str, bytes],
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> None:
     """Connect the non-blocking ``sock``, retrying while the listener's backlog is full.
 
     A unix socket has no readiness event for room in a peer's backlog (an
-    unconnected socket always polls writable): the retry pauses from 1 ms up to 50 ms.
+    unconnected socket always polls writable): the retry pauses from 1 ms up
+    to 50 ms, with ``sleep`` (the event loop's).
     """
     delay = _CONNECT_RETRY_FIRST
     while True:
@@ -528,7 +544,7 @@ async def _connect_waiting(sock: _socket.socket, target: Union[str, bytes]) -> N
             sock.connect(target)
         except BlockingIOError:
             # Linux: EAGAIN, the backlog is full (it never gives EINPROGRESS here).
-            await asyncio.sleep(delay)
+            await sleep(delay)
             delay = min(delay * 2, _CONNECT_RETRY_MAX)
         else:
             return
@@ -583,11 +599,12 @@ class UnixSeqpacketListener(_AsyncSocket):
 
     __slots__ = ()
     _LISTENING = True
+    _CONN: ClassVar[type[UnixSeqpacketConn]] = UnixSeqpacketConn
 
     @classmethod
     def bind(
-        cls, path: PathLike, *, backlog: Optional[int] = None, replace: bool = False
-    ) -> UnixSeqpacketListener:
+        cls: type[_L], path: PathLike, *, backlog: Optional[int] = None, replace: bool = False
+    ) -> _L:
         """Listen at the filesystem path ``path``.
 
         ``path`` is always a path, as in the blocking types: ``"@name"`` is the
@@ -606,8 +623,8 @@ class UnixSeqpacketListener(_AsyncSocket):
 
     @classmethod
     def bind_unix_addr(
-        cls, addr: AddrLike, *, backlog: Optional[int] = None, replace: bool = False
-    ) -> UnixSeqpacketListener:
+        cls: type[_L], addr: AddrLike, *, backlog: Optional[int] = None, replace: bool = False
+    ) -> _L:
         """Listen at ``addr``: a :class:`UnixSocketAddr`, a path, or ``"@name"`` (abstract).
 
         ``backlog`` defaults to ``socket.SOMAXCONN``; an existing file is never
@@ -628,8 +645,9 @@ class UnixSeqpacketListener(_AsyncSocket):
 
     @classmethod
     def from_nonblocking(
-        cls, listener: Union[NonblockingUnixSeqpacketListener, BlockingUnixSeqpacketListener]
-    ) -> UnixSeqpacketListener:
+        cls: type[_L],
+        listener: Union[NonblockingUnixSeqpacketListener, BlockingUnixSeqpacketListener],
+    ) -> _L:
         """Take over the fd of a :mod:`uds.nonblocking` (or blocking) listener.
 
         ``listener`` is detached (it will no longer remove its socket file) and
@@ -641,7 +659,7 @@ class UnixSeqpacketListener(_AsyncSocket):
         return cls._take_over(listener)
 
     @classmethod
-    def from_blocking(cls, listener: BlockingUnixSeqpacketListener) -> UnixSeqpacketListener:
+    def from_blocking(cls: type[_L], listener: BlockingUnixSeqpacketListener) -> _L:
         """Take over the fd of a blocking :class:`uds.UnixSeqpacketListener`.
 
         Raises:
@@ -658,7 +676,7 @@ class UnixSeqpacketListener(_AsyncSocket):
         return BlockingUnixSeqpacketListener(_core.adopt(self._release(), False))
 
     @classmethod
-    def from_std(cls, sock: socket.socket) -> UnixSeqpacketListener:
+    def from_std(cls: type[_L], sock: socket.socket) -> _L:
         """Take ownership of a listening unix seqpacket ``socket.socket``.
 
         Raises:
@@ -677,7 +695,7 @@ class UnixSeqpacketListener(_AsyncSocket):
         except BaseException:
             sock.close()
             raise
-        return UnixSeqpacketConn(sock), addr
+        return self._CONN(sock), addr
 
     async def accept_unix_addr(self) -> tuple[UnixSeqpacketConn, UnixSocketAddr]:
         """Wait for a connection; return it and the peer's address (as :meth:`accept`)."""

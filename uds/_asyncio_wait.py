@@ -18,16 +18,35 @@ from __future__ import annotations
 import _socket
 import asyncio
 import os
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Optional, Protocol, TypeVar
 
 from uds._fd import FileDescriptorLike, fileno_of
 
-__all__ = ["FdWaiter", "call_on_fd", "call_on_socket", "nonblocking_call"]
+__all__ = ["FdWaiter", "Waiter", "call_on_fd", "call_on_socket", "nonblocking_call"]
 
 _R = TypeVar("_R")
 # Receives that had to wait, in a row, before receives wait for readiness first.
 _WAIT_FIRST_AFTER = 2
 _PROBE_EVERY = 16
+
+
+class Waiter(Protocol):
+    """What :func:`nonblocking_call` waits with (FdWaiter here, AnyioWaiter for anyio)."""
+
+    #: receives in a row that found nothing at once (see nonblocking_call)
+    read_misses: int
+
+    def wait_readable(self) -> Awaitable[None]:
+        """Complete when the fd may be readable; cancelling it consumes nothing."""
+        ...
+
+    def wait_writable(self) -> Awaitable[None]:
+        """Complete when the fd may be writable."""
+        ...
+
+    def close(self) -> None:
+        """Stop waiting (before the fd is closed): pending waits wake and their retry fails."""
+        ...
 
 
 class FdWaiter:
@@ -156,7 +175,7 @@ class FdWaiter:
 
 
 async def nonblocking_call(
-    waiter: FdWaiter, writing: bool, function: Callable[..., _R], *args: object
+    waiter: Waiter, writing: bool, function: Callable[..., _R], *args: object
 ) -> _R:
     """Call ``function(*args)``; on :class:`BlockingIOError` wait for readiness and retry.
 
