@@ -18,6 +18,7 @@ __all__ = [
     "C_LIMIT",
     "MP_REDUCTION",
     "OURS",
+    "OURS_BEFORE",
     "OURS_PURE",
     "STDLIB_FDS",
     "Case",
@@ -31,13 +32,15 @@ __all__ = [
 OURS = "uds"
 #: The same loop as ``uds``, run by a worker process with ``UDS_PURE_PYTHON=1``.
 OURS_PURE = "uds pure"
+#: The same loop on uds as it was before the C core (pure Python), in a worker too.
+OURS_BEFORE = "uds before"
 BY_HAND = "by hand"
 STDLIB_FDS = "socket.send_fds"
 MP_REDUCTION = "mp.reduction"
 ANYIO = "anyio"
 C_LIMIT = "C"
 #: Measured columns, in table order (C comes from the compiled program).
-COLUMNS = (OURS, OURS_PURE, BY_HAND, STDLIB_FDS, MP_REDUCTION, ANYIO)
+COLUMNS = (OURS, OURS_PURE, OURS_BEFORE, BY_HAND, STDLIB_FDS, MP_REDUCTION, ANYIO)
 
 MSG_NOSIGNAL: int = getattr(socket, "MSG_NOSIGNAL", 0)
 MSG_CMSG_CLOEXEC: int = getattr(socket, "MSG_CMSG_CLOEXEC", 0)

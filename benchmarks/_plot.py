@@ -13,11 +13,12 @@ __all__ = ["svg"]
 _COLORS = {
     "uds": "#1f77b4",
     "uds pure": "#aec7e8",
+    "uds before": "#c7c7c7",
     "by hand": "#ff7f0e",
     "socket.send_fds": "#2ca02c",
     "mp.reduction": "#d62728",
     "anyio": "#9467bd",
-    C_LIMIT: "#7f7f7f",
+    C_LIMIT: "#525252",
 }
 # Room for a label of n characters at font-size 11 (about 6 px per character).
 _CHAR_WIDTH = 6.2

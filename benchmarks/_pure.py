@@ -1,9 +1,13 @@
 """The "uds pure" column: a case's ``uds`` loop in a worker process with ``UDS_PURE_PYTHON=1``.
 
 uds picks its implementation when it is imported, so the pure-Python one runs
-in another process. The worker sets the case up once, then times the loop each
-time it is asked (``n`` on a line of its stdin, the nanoseconds on a line of its
-stdout), so that it takes part in the interleaved rounds like the C program
+in another process. The "uds before" column is the same worker importing uds
+as it was before the C core (:data:`BEFORE_COMMIT`, extracted with ``git
+archive``), to tell whether the fallback got slower.
+
+The worker sets the case up once, then times the loop each time it is asked
+(``n`` on a line of its stdin, the nanoseconds on a line of its stdout), so
+that it takes part in the interleaved rounds like the C program
 does: self-timed, process start-up outside the clock. Unlike the C program it
 stays up between rounds, keeping its caches and connections warm as the
 in-process columns do.
@@ -25,31 +29,60 @@ from typing import IO, Optional, Sequence
 from benchmarks._case import OURS
 from benchmarks._timing import Loop
 
-__all__ = ["pure_loop"]
+__all__ = ["BEFORE_COMMIT", "extract_before", "pure_loop"]
 
 _ROOT = Path(__file__).resolve().parent.parent
 _READY = "ready"
+#: The last commit before the C core: its uds is the pure-Python library of before.
+BEFORE_COMMIT = "f077193"
 
 
-def pure_loop(stack: ExitStack, key: str) -> Loop:
+def extract_before(into: Path) -> tuple[Optional[Path], Optional[str]]:
+    """Write uds as of :data:`BEFORE_COMMIT` under ``into``: the directory, or why there is none."""
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(_ROOT), "archive", BEFORE_COMMIT, "uds"],
+            capture_output=True,
+            timeout=60,
+        )
+    except OSError as error:
+        return None, f"git is not available ({error})"
+    if archive.returncode != 0:
+        return None, f"git archive {BEFORE_COMMIT} failed: {archive.stderr.decode().strip()}"
+    into.mkdir(parents=True, exist_ok=True)
+    unpacked = subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout)
+    if unpacked.returncode != 0:
+        return None, "tar could not unpack the archive"
+    return into, None
+
+
+def pure_loop(stack: ExitStack, key: str, uds_home: Optional[Path] = None) -> Loop:
     """Start a pure-Python worker for case ``key``, stopped when ``stack`` unwinds.
 
+    ``uds_home`` is a directory holding another ``uds`` package to import
+    instead of this tree's (its errors are not shown: a case it cannot run
+    raises).
+
     Raises:
-        RuntimeError: the worker could not set the case up (its stderr says why).
+        RuntimeError: the worker could not set the case up or run it once
+            (its stderr says why).
     """
     path = os.environ.get("PYTHONPATH")
+    homes = [str(uds_home)] if uds_home else []
     env = {
         **os.environ,
         "UDS_PURE_PYTHON": "1",
-        "PYTHONPATH": str(_ROOT) + (os.pathsep + path if path else ""),
+        "PYTHONPATH": os.pathsep.join([*homes, str(_ROOT), *([path] if path else [])]),
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "benchmarks._pure", key],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL if uds_home else None,
         text=True,
         env=env,
-        cwd=_ROOT,
+        # python -m puts the working directory first on sys.path: it picks the uds.
+        cwd=uds_home or _ROOT,
     )
     stack.callback(_stop, worker)
     assert worker.stdin is not None and worker.stdout is not None
@@ -84,12 +117,14 @@ def _serve(key: str, requests: IO[str], replies: IO[str]) -> int:
     import uds
     from benchmarks._suite import ALL_CASES
 
-    if uds.native_available():
+    native_available = getattr(uds, "native_available", lambda: False)  # absent before
+    if native_available():
         print("uds pure worker: the C core is active despite UDS_PURE_PYTHON", file=sys.stderr)
         return 1
     case = next(case for case in ALL_CASES if case.key == key)
     with ExitStack() as stack:
         loop = case.setup(stack)[OURS]
+        loop(1)  # fails here, not mid-round, where this uds lacks a call the case makes
         replies.write(f"{_READY}\n")
         replies.flush()
         for line in requests:

@@ -21,9 +21,9 @@ from benchmarks import (
     _seqpacket_cases,
     _sync_cases,
 )
-from benchmarks._case import C_LIMIT, OURS, OURS_PURE, Case, Unavailable
+from benchmarks._case import C_LIMIT, OURS, OURS_BEFORE, OURS_PURE, Case, Unavailable
 from benchmarks._native import C_PROGRAM_VARIABLE, build_c_program, c_loop
-from benchmarks._pure import pure_loop
+from benchmarks._pure import extract_before, pure_loop
 from benchmarks._timing import measure
 from uds import _impl
 
@@ -67,6 +67,7 @@ class Results:
 
     rows: list[Row]
     c_note: Optional[str]
+    before_note: Optional[str]
     settings: Settings
     machine: dict[str, str]
 
@@ -94,7 +95,9 @@ def machine_info() -> dict[str, str]:
     }
 
 
-def _run_case(case: Case, settings: Settings, c_program: Optional[Path]) -> Row:
+def _run_case(
+    case: Case, settings: Settings, c_program: Optional[Path], before: Optional[Path]
+) -> Row:
     with ExitStack() as stack:
         try:
             loops = case.setup(stack)
@@ -102,6 +105,11 @@ def _run_case(case: Case, settings: Settings, c_program: Optional[Path]) -> Row:
             return Row(case, skipped=str(why))
         if case.pure and OURS in loops:
             loops[OURS_PURE] = pure_loop(stack, case.key)
+            if before is not None:
+                try:
+                    loops[OURS_BEFORE] = pure_loop(stack, case.key, before)
+                except RuntimeError:
+                    pass  # the calls this case makes are new since
         if c_program is not None and case.c_key is not None:
             loops[C_LIMIT] = c_loop(c_program, case.c_key)
         ns = measure(loops, settings.round_ms, settings.rounds)
@@ -113,15 +121,16 @@ def run(settings: Settings, only: Optional[Sequence[str]] = None) -> Results:
     rows = []
     with tempfile.TemporaryDirectory(prefix="uds-bench-") as build:
         c_program, c_note = build_c_program(Path(build))
+        before, before_note = extract_before(Path(build) / "before")
         if c_program is not None:
             # The ping-pong cases (and the pure-Python workers) find their echo peer here.
             os.environ[C_PROGRAM_VARIABLE] = str(c_program)
         for case in ALL_CASES:
             if only and case.key not in only:
                 continue
-            row = _run_case(case, settings, c_program)
+            row = _run_case(case, settings, c_program, before)
             note = f"skipped: {row.skipped}" if row.skipped else "done"
             print(f"  {case.title}: {note}", file=sys.stderr, flush=True)
             rows.append(row)
         os.environ.pop(C_PROGRAM_VARIABLE, None)
-    return Results(rows, c_note, settings, machine_info())
+    return Results(rows, c_note, before_note, settings, machine_info())
