@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
+import fcntl
 import json
 import os
 import pathlib
 import shutil
 import socket
+import stat
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Callable, Optional, cast
 
 import pytest
 
@@ -26,7 +32,11 @@ from uds.systemd import (
     listen_fds,
     listen_fds_raw,
     notify,
+    notify_barrier,
     parse_notify_message,
+    remove_stored_fds,
+    store_fds,
+    watchdog_enabled,
 )
 
 LISTEN_VARIABLES = ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES")
@@ -255,8 +265,9 @@ except OSError:
 print(json.dumps([errno_, fd3, "LISTEN_FDS" in os.environ, message]))
 """
     )
-    assert report[:3] == [errno.EBADF, "closed", False]
-    assert "fd 4 " in report[3] and "LISTEN_FDS=3" in report[3], report[3]
+    items: list[Any] = cast(Any, report)  # the child prints a JSON list
+    assert items[:3] == [errno.EBADF, "closed", False]
+    assert "fd 4 " in items[3] and "LISTEN_FDS=3" in items[3], items[3]
 
 
 # sd_notify ---------------------------------------------------------------------------------
@@ -418,3 +429,228 @@ def test_format_and_parse() -> None:
         "READY": "1",
         "STATUS": "c",
     }
+
+
+# fd store, barrier and watchdog -------------------------------------------------------
+
+
+def _libsystemd() -> ctypes.CDLL:
+    name = ctypes.util.find_library("systemd")
+    if name is None:
+        pytest.skip("libsystemd is not installed (the reference sd_notify implementation)")
+    return ctypes.CDLL(name)
+
+
+def test_store_fds_sends_fdstore_with_a_name(
+    listener: NotifyListener, tmp_path: pathlib.Path
+) -> None:
+    stored = tmp_path / "stored"
+    stored.write_text("state")
+    a, b = socket.socketpair()
+    with open(stored) as f, a, b:
+        assert store_fds([f, a], "conn-1") is True
+        with listener.recv(TIMEOUT) as message:
+            assert message.data == b"FDSTORE=1\nFDNAME=conn-1"
+            assert len(message.fds) == 2 and not message.fds.truncated
+            assert same_file(message.fds[0], str(stored))
+            assert os.fstat(message.fds[1]).st_ino == os.fstat(a.fileno()).st_ino
+        # Still ours and open: storing hands the manager duplicates.
+        assert os.fstat(f.fileno()).st_size == 5 and os.fstat(a.fileno()).st_ino
+        assert store_fds([b], poll=False) is True
+        with listener.recv(TIMEOUT) as message:
+            assert message.fields == {"FDSTORE": "1", "FDPOLL": "0"}  # unnamed: "stored"
+            assert len(message.fds) == 1
+
+
+def test_remove_stored_fds(listener: NotifyListener) -> None:
+    assert remove_stored_fds("conn-1") is True
+    with listener.recv(TIMEOUT) as message:
+        assert message.data == b"FDSTOREREMOVE=1\nFDNAME=conn-1" and not message.fds
+
+
+def test_store_fds_matches_libsystemd(listener: NotifyListener, pipe: tuple[int, int]) -> None:
+    lib = _libsystemd()
+    state = b"FDSTORE=1\nFDNAME=db"
+    fds = (ctypes.c_int * 1)(pipe[0])
+    assert lib.sd_pid_notify_with_fds(0, 0, state, fds, 1) > 0
+    with listener.recv(TIMEOUT) as theirs:
+        assert store_fds([pipe[0]], "db")
+        with listener.recv(TIMEOUT) as ours:
+            assert ours.data == theirs.data == state
+            assert len(ours.fds) == len(theirs.fds) == 1
+            assert ours.credentials == theirs.credentials
+
+
+def test_fd_store_arguments_are_checked_before_sending(
+    listener: NotifyListener, pipe: tuple[int, int]
+) -> None:
+    for name in ("", "a:b", "x" * 256, "tab\there", "é"):
+        with pytest.raises(ValueError, match="fd name"):
+            store_fds([pipe[0]], name)
+        with pytest.raises(ValueError, match="fd name"):
+            remove_stored_fds(name)
+    assert store_fds([pipe[0]], "~ " + "x" * 253)  # the longest, with the edge characters
+    with listener.recv(TIMEOUT) as message:
+        assert message.fields["FDNAME"] == "~ " + "x" * 253
+    with pytest.raises(ValueError, match="at least one fd"):
+        store_fds([], "empty")
+    with pytest.raises(TypeError):
+        store_fds([pipe[0]], b"bytes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="invalid file descriptor -1"):
+        store_fds([-1], "neg")
+    with pytest.raises(BlockingIOError):
+        listener.recv(0)
+
+
+def test_fd_store_without_a_manager(monkeypatch: pytest.MonkeyPatch, pipe: tuple[int, int]) -> None:
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    assert store_fds([pipe[0]], "x") is False
+    assert remove_stored_fds("x") is False
+    assert notify_barrier() is False
+
+
+def _barrier_in_thread(
+    call: Callable[[], object],
+) -> tuple[threading.Thread, list[object]]:
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as error:  # reported to the test thread
+            outcome.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_notify_barrier_waits_until_the_manager_closes_the_fd(listener: NotifyListener) -> None:
+    thread, outcome = _barrier_in_thread(lambda: notify_barrier(TIMEOUT))
+    try:
+        message = listener.recv(TIMEOUT)
+        with message:
+            assert message.data == b"BARRIER=1" and len(message.fds) == 1
+            mode = os.fstat(message.fds[0]).st_mode
+            assert stat.S_ISFIFO(mode)
+            assert fcntl.fcntl(message.fds[0], fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY
+            thread.join(0.2)
+            assert thread.is_alive() and not outcome  # still waiting on our copy
+        thread.join(TIMEOUT)
+    finally:
+        thread.join(TIMEOUT)
+    assert outcome == [True]
+
+
+def test_notify_barrier_times_out(listener: NotifyListener) -> None:
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match="BARRIER=1"):
+        notify_barrier(0.2)
+    assert time.monotonic() - started >= 0.2
+    with listener.recv(TIMEOUT) as message:
+        assert message.fields == {"BARRIER": "1"} and len(message.fds) == 1
+    with pytest.raises(ValueError, match="timeout"):
+        notify_barrier(-1)
+
+
+def test_notify_barrier_sends_what_libsystemd_sends(listener: NotifyListener) -> None:
+    lib = _libsystemd()
+    lib.sd_notify_barrier.argtypes = [ctypes.c_int, ctypes.c_uint64]
+    theirs_thread, theirs_outcome = _barrier_in_thread(
+        lambda: lib.sd_notify_barrier(0, int(TIMEOUT * 1e6))
+    )
+    with listener.recv(TIMEOUT) as theirs:
+        ours_thread, ours_outcome = _barrier_in_thread(lambda: notify_barrier(TIMEOUT))
+        with listener.recv(TIMEOUT) as ours:
+            assert ours.data == theirs.data == b"BARRIER=1"
+            assert len(ours.fds) == len(theirs.fds) == 1
+            kinds = {stat.S_IFMT(os.fstat(m.fds[0]).st_mode) for m in (ours, theirs)}
+            assert kinds == {stat.S_IFIFO}
+            assert ours.credentials == theirs.credentials
+    for thread in (theirs_thread, ours_thread):
+        thread.join(TIMEOUT)
+    assert theirs_outcome == [1] and ours_outcome == [True]
+
+
+WATCHDOG_CASES = [
+    (None, None),
+    ("5000000", None),
+    ("250000", "self"),
+    ("5000000", "other"),
+    ("0", None),
+    ("18446744073709551615", None),  # USEC_INFINITY
+    ("18446744073709551614", None),
+    ("-5", None),
+    ("5s", None),
+    ("1000", "0"),
+    ("1000", "pid"),
+]
+
+
+@pytest.mark.parametrize(("usec", "pid"), WATCHDOG_CASES)
+def test_watchdog_enabled_agrees_with_libsystemd(
+    monkeypatch: pytest.MonkeyPatch, usec: Optional[str], pid: Optional[str]
+) -> None:
+    lib = _libsystemd()
+    lib.sd_watchdog_enabled.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_uint64)]
+    for variable, value in (("WATCHDOG_USEC", usec), ("WATCHDOG_PID", pid)):
+        if value is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            value = {"self": str(os.getpid()), "other": str(os.getpid() + 1)}.get(value, value)
+            monkeypatch.setenv(variable, value)
+    interval = ctypes.c_uint64(0)
+    theirs = lib.sd_watchdog_enabled(0, ctypes.byref(interval))
+    if theirs < 0:
+        with pytest.raises(ValueError, match="WATCHDOG_"):
+            watchdog_enabled()
+    elif theirs == 0:
+        assert watchdog_enabled() is None
+    else:
+        assert watchdog_enabled() == interval.value / 1e6
+    assert ("WATCHDOG_USEC" in os.environ) is (usec is not None)  # left alone by default
+
+
+def test_watchdog_enabled_can_unset_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WATCHDOG_USEC", "3000000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    assert watchdog_enabled(unset_environment=True) == 3.0
+    assert "WATCHDOG_USEC" not in os.environ and "WATCHDOG_PID" not in os.environ
+    assert watchdog_enabled() is None
+    monkeypatch.setenv("WATCHDOG_USEC", "junk")
+    with pytest.raises(ValueError):
+        watchdog_enabled(unset_environment=True)
+    assert "WATCHDOG_USEC" not in os.environ
+
+
+def test_a_service_keeps_its_watchdog_fed(listener: NotifyListener) -> None:
+    # As systemd starts a service: WATCHDOG_PID is the service's own pid (the
+    # shell execs Python, keeping its pid), so only that process pings.
+    service = r"""
+import os, time, uds.systemd
+interval = uds.systemd.watchdog_enabled(unset_environment=True)
+assert interval == 1.0, interval
+assert "WATCHDOG_USEC" not in os.environ
+uds.systemd.notify("READY=1")
+for _ in range(3):
+    time.sleep(interval / 2)
+    uds.systemd.notify("WATCHDOG=1")
+assert uds.systemd.notify_barrier(10)
+"""
+    env = dict(os.environ, WATCHDOG_USEC="1000000")
+    with subprocess.Popen(
+        ["sh", "-c", 'WATCHDOG_PID=$$ exec "$0" -c "$1"', sys.executable, service],
+        env=env,
+        stderr=subprocess.PIPE,
+    ) as process:
+        received = []
+        for _ in range(5):
+            with listener.recv(TIMEOUT) as message:
+                assert message.credentials is not None
+                assert message.credentials.pid == process.pid
+                received.append((message.data, time.monotonic()))
+        _, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0, err
+    assert [data for data, _ in received] == [b"READY=1"] + [b"WATCHDOG=1"] * 3 + [b"BARRIER=1"]
+    pings = [when for data, when in received if data == b"WATCHDOG=1"]
+    assert all(later - earlier < 1.0 for earlier, later in zip(pings, pings[1:]))

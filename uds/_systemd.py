@@ -15,7 +15,9 @@ import errno
 import os
 import re
 import resource
+import select
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping, NamedTuple, Optional, Union
 
@@ -41,7 +43,11 @@ __all__ = [
     "listen_fds",
     "listen_fds_raw",
     "notify",
+    "notify_barrier",
     "parse_notify_message",
+    "remove_stored_fds",
+    "store_fds",
+    "watchdog_enabled",
 ]
 
 #: The first fd systemd passes (``SD_LISTEN_FDS_START``).
@@ -333,6 +339,177 @@ def notify(
     finally:
         if unset_environment:
             os.environ.pop("NOTIFY_SOCKET", None)
+
+
+# The fd store, barrier and watchdog ----------------------------------------------
+
+_FDNAME_MAX = 255
+
+
+def _check_fdname(name: str) -> str:
+    # systemd's fdname_is_valid(), minus the empty name (which drops the name
+    # to systemd's default "stored" in LISTEN_FDNAMES and is never meant).
+    if not isinstance(name, str):
+        raise TypeError(f"an fd name must be a str, not {type(name).__name__}")
+    if not name:
+        raise ValueError('an fd name cannot be empty (pass name=None for systemd\'s "stored")')
+    if len(name) > _FDNAME_MAX:
+        raise ValueError(f"an fd name is at most {_FDNAME_MAX} characters, got {len(name)}")
+    bad = [c for c in name if not " " <= c <= "~" or c == ":"]
+    if bad:
+        raise ValueError(
+            f"invalid fd name {name!r}: {bad[0]!r} (printable ASCII only, no ':' "
+            "because LISTEN_FDNAMES uses it as separator)"
+        )
+    return name
+
+
+def store_fds(
+    fds: Iterable[FileDescriptorLike],
+    name: Optional[str] = None,
+    *,
+    poll: bool = True,
+    unset_environment: bool = False,
+) -> bool:
+    """Hand ``fds`` to the service manager's fd store (``FDSTORE=1``), to get them back later.
+
+    The manager keeps a duplicate of each fd while the service restarts (with
+    ``FileDescriptorStoreMax=`` set in the unit) and passes them to the next
+    instance with socket activation, where :func:`listen_fds` returns them
+    under ``name`` (``FDNAME=``; systemd says ``"stored"`` when it is None).
+    The caller keeps its own fds. With ``poll=False`` (``FDPOLL=0``) the
+    manager does not drop an fd when it reports ``POLLHUP``/``POLLERR``.
+
+    Returns:
+        ``True`` when sent, ``False`` when ``NOTIFY_SOCKET`` is not set.
+
+    Raises:
+        ValueError: no fds, more than ``SCM_MAX_FD``, a negative fd, or a
+            ``name`` systemd would refuse (empty, longer than 255, not
+            printable ASCII, or holding ``:``), before any system call.
+        TypeError: an fd or ``name`` of the wrong type.
+        OSError: as :func:`notify` (``EBADF`` for an fd that is not open).
+    """
+    fds = tuple(fds)
+    if not fds:
+        raise ValueError("store_fds needs at least one fd")
+    state: dict[str, object] = {"FDSTORE": 1}
+    if name is not None:
+        state["FDNAME"] = _check_fdname(name)
+    if not poll:
+        state["FDPOLL"] = 0
+    return notify(state, fds=fds, unset_environment=unset_environment)
+
+
+def remove_stored_fds(name: str, *, unset_environment: bool = False) -> bool:
+    """Have the service manager close the fds it stores under ``name`` (``FDSTOREREMOVE=1``).
+
+    Returns:
+        ``True`` when sent, ``False`` when ``NOTIFY_SOCKET`` is not set.
+
+    Raises:
+        ValueError, TypeError: a ``name`` systemd would refuse, as :func:`store_fds`.
+        OSError: as :func:`notify`.
+    """
+    state = {"FDSTOREREMOVE": 1, "FDNAME": _check_fdname(name)}
+    return notify(state, unset_environment=unset_environment)
+
+
+def notify_barrier(timeout: Optional[float] = 5.0, *, unset_environment: bool = False) -> bool:
+    """Wait until the service manager has processed every notification sent before.
+
+    As ``sd_notify_barrier(3)``: send ``BARRIER=1`` with the write end of a new
+    pipe, close that end, and wait for the read end to report ``POLLHUP``, which
+    happens when the manager (which reads its queue in order) closes its copy.
+    Use it before exiting, so that a ``STATUS=`` or ``FDSTORE=1`` sent just
+    before is not lost with the process.
+
+    Args:
+        timeout: seconds to wait (``None``: no limit); systemd-notify uses 5.
+
+    Returns:
+        ``True`` once the manager got this far, ``False`` when
+        ``NOTIFY_SOCKET`` is not set (there is nothing to wait for).
+
+    Raises:
+        TimeoutError: the manager did not close the fd within ``timeout``.
+        ValueError: ``timeout`` is negative.
+        OSError: as :func:`notify`.
+    """
+    if timeout is not None and timeout < 0:
+        raise ValueError(f"timeout must be None or >= 0, got {timeout}")
+    if "NOTIFY_SOCKET" not in os.environ:
+        if unset_environment:
+            os.environ.pop("NOTIFY_SOCKET", None)
+        return False
+    read_end, write_end = os.pipe()  # close-on-exec (PEP 446)
+    try:
+        try:
+            sent = notify("BARRIER=1", fds=(write_end,), unset_environment=unset_environment)
+        finally:
+            os.close(write_end)
+        if not sent:
+            return False
+        _wait_for_hangup(read_end, timeout)
+        return True
+    finally:
+        os.close(read_end)
+
+
+def _wait_for_hangup(fd: int, timeout: Optional[float]) -> None:
+    poller = select.poll()
+    poller.register(fd, 0)  # POLLHUP is always reported
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        # poll() takes milliseconds; round up so a short timeout still waits.
+        if poller.poll(None if remaining is None else remaining * 1000 + 0.999):
+            return
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError(
+                errno.ETIMEDOUT,
+                f"the service manager did not answer BARRIER=1 within {timeout} s",
+            )
+
+
+def watchdog_enabled(unset_environment: bool = False) -> Optional[float]:
+    """The watchdog interval the service manager expects, in seconds, or ``None``.
+
+    As ``sd_watchdog_enabled(3)``: reads ``WATCHDOG_USEC`` and, when set,
+    ``WATCHDOG_PID`` (the watchdog is for that process only; ``None`` for any
+    other). While it is enabled, send ``notify("WATCHDOG=1")`` at least every
+    half interval, or the manager considers the service hung
+    (``notify("WATCHDOG=trigger")`` reports a hang at once). With
+    ``unset_environment`` both variables are removed (also on error).
+
+    Returns:
+        The interval in seconds (``WATCHDOG_USEC`` / 1e6), or ``None`` when no
+        watchdog is set up for this process.
+
+    Raises:
+        ValueError: ``WATCHDOG_USEC`` is not a decimal number of microseconds
+            between 1 and 2**64 - 2, or ``WATCHDOG_PID`` is not a positive
+            decimal pid.
+    """
+    try:
+        usec_text = os.environ.get("WATCHDOG_USEC")
+        if usec_text is None:
+            return None
+        usec = _parse_count("WATCHDOG_USEC", usec_text)
+        if not 0 < usec < 2**64 - 1:  # 0 and UINT64_MAX (infinity) are no interval
+            raise ValueError(f"WATCHDOG_USEC={usec_text!r} is not a usable interval")
+        pid_text = os.environ.get("WATCHDOG_PID")
+        if pid_text is not None:
+            pid = _parse_count("WATCHDOG_PID", pid_text)
+            if pid <= 0:
+                raise ValueError(f"WATCHDOG_PID={pid_text!r} is not a pid")
+            if pid != os.getpid():
+                return None  # meant for another process (inherited by a child)
+        return usec / 1_000_000
+    finally:
+        if unset_environment:
+            os.environ.pop("WATCHDOG_USEC", None)
+            os.environ.pop("WATCHDOG_PID", None)
 
 
 def parse_notify_message(data: bytes) -> dict[str, str]:
