@@ -31,7 +31,7 @@ async def handle(conn: UnixSeqpacketConn) -> None:
 async def client(name: str) -> str:
     read_end, write_end = os.pipe()
     try:
-        async with await UnixSeqpacketConn.connect(ADDRESS) as conn:
+        async with await UnixSeqpacketConn.connect_unix_addr(ADDRESS) as conn:
             await conn.send_fds(name.encode(), [write_end])
             os.close(write_end)
             write_end = -1
@@ -44,7 +44,7 @@ async def client(name: str) -> str:
 
 
 async def main() -> None:
-    async with UnixSeqpacketListener.bind(ADDRESS) as listener:
+    async with UnixSeqpacketListener.bind_unix_addr(ADDRESS) as listener:
         handlers: list[asyncio.Task[None]] = []
 
         async def accept_forever() -> None:
