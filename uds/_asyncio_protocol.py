@@ -92,10 +92,13 @@ _NO_ANCILLARY: tuple[()] = ()
 
 
 class FdProtocol(asyncio.Protocol):
-    """An :class:`asyncio.Protocol` that also receives fds (see :mod:`uds._asyncio_protocol`).
+    """An :class:`asyncio.Protocol` that also receives fds, from a :class:`UnixFdTransport`.
 
     Subclass it, or give any protocol an ``fds_received`` method: the
-    transport looks the method up by name.
+    transport looks the method up by name. The fds of a read are given to
+    :meth:`fds_received` just before the ``data_received`` of the bytes they
+    came with (on a stream, that chunk holds the first byte sent with them;
+    on seqpacket, it is their packet), and are the protocol's to close.
     """
 
     def fds_received(self, fds: ReceivedFds) -> None:

@@ -244,7 +244,11 @@ class UnixSeqpacketConn(_SeqpacketConn):
     Calls block until done, or until the read or write timeout expires
     (:class:`TimeoutError`). Create one with :meth:`connect`,
     :meth:`connect_unix_addr`, :meth:`pair` or :meth:`from_fd`, or accept it
-    from a :class:`UnixSeqpacketListener`. See :mod:`uds._seqpacket_conn`.
+    from a :class:`UnixSeqpacketListener`. A packet longer than the receive
+    buffer is truncated (its tail is gone); a zero-length packet arrives as
+    such, and on Linux reads like the end of the connection (``b""``): once
+    the peer is gone, ``select.poll`` reports ``POLLHUP`` and every read
+    returns at once.
     """
 
     __slots__ = ()
@@ -253,8 +257,10 @@ class UnixSeqpacketConn(_SeqpacketConn):
         """Make each receive give up with :class:`TimeoutError` after ``timeout`` seconds.
 
         The time counts from the start of the call; signals do not restart it.
-        ``None`` waits forever. Clones share the setting. While either timeout
-        is set the fd is ``O_NONBLOCK`` (see :mod:`uds._seqpacket`).
+        ``None`` waits forever. Clones share the setting. The timeout is kept
+        on the object, not in the kernel: while either timeout is set the fd
+        is ``O_NONBLOCK`` and each call polls against its deadline (a fd
+        handed out by :meth:`detach` stays ``O_NONBLOCK``).
 
         Raises:
             ValueError: ``timeout`` is zero, negative or not finite.

@@ -191,9 +191,11 @@ class UnixSeqpacketListener(_SeqpacketListener[UnixSeqpacketConn]):
         """Make :meth:`accept_unix_addr` give up with :class:`TimeoutError` after ``timeout`` s.
 
         The time counts from the start of the call; signals do not restart it.
-        ``None`` waits forever. Clones share the setting. While it is set the
-        fd is ``O_NONBLOCK`` (see :mod:`uds._seqpacket`); accepted connections
-        are blocking, without timeouts.
+        ``None`` waits forever. Clones share the setting. The timeout is kept
+        on the object, not in the kernel: while it is set the fd is
+        ``O_NONBLOCK`` and each accept polls against its deadline (a fd handed
+        out by ``detach()`` stays ``O_NONBLOCK``); accepted connections are
+        blocking, without timeouts.
 
         Raises:
             ValueError: ``timeout`` is zero, negative or not finite.
