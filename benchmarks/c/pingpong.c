@@ -65,7 +65,11 @@ static size_t recv_some(int fd, char *into, size_t len, int maxfds) {
         struct cmsghdr align;
     } control;
     struct iovec iov = {into, len};
+    struct sockaddr_un from;
     struct msghdr msg = {0};
+    /* CPython's recvmsg and uds ask for the sender's address: so does this. */
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     if (maxfds) {
@@ -137,10 +141,12 @@ static void op_dgram_loop(void) {
     for (int i = 0; i < BATCH; i++) recv_some(b, sink, sizeof small, 0);
 }
 
-/* send_many/recv_many: one sendmmsg and one recvmmsg for the whole batch. */
-static void op_mmsg(void) {
+/* send_many/recv_many: one sendmmsg and one recvmmsg for the whole batch; for
+ * datagrams, recv_many asks for each sender's address. */
+static void mmsg(int want_addr) {
     static struct mmsghdr msgs[BATCH];
     static struct iovec iovs[BATCH];
+    static struct sockaddr_un names[BATCH];
     for (int i = 0; i < BATCH; i++) {
         iovs[i].iov_base = small;
         iovs[i].iov_len = sizeof small;
@@ -151,7 +157,10 @@ static void op_mmsg(void) {
     if (sendmmsg(a, msgs, BATCH, MSG_NOSIGNAL) != BATCH) die("sendmmsg");
     for (int i = 0; i < BATCH; i++) {
         iovs[i].iov_base = sink + i * sizeof small;
-        msgs[i].msg_hdr.msg_flags = 0;
+        if (want_addr) {
+            msgs[i].msg_hdr.msg_name = &names[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof names[i];
+        }
     }
     int got = recvmmsg(b, msgs, BATCH, MSG_CMSG_CLOEXEC | MSG_WAITFORONE, NULL);
     if (got != BATCH) die("recvmmsg");
@@ -161,6 +170,10 @@ static void op_mmsg(void) {
             exit(1);
         }
 }
+
+static void op_seqpacket_mmsg(void) { mmsg(0); }
+
+static void op_dgram_mmsg(void) { mmsg(1); }
 
 static void op_seqpacket_fds_0(void) {
     send_all(a, small, sizeof small, 0);
@@ -246,9 +259,9 @@ static const struct {
     {"seqpacket_fds_1", op_fds_1, PAIR, SOCK_SEQPACKET},
     {"seqpacket_fds_8", op_fds_8, PAIR, SOCK_SEQPACKET},
     {"seqpacket_loop_32", op_seqpacket_loop, PAIR, SOCK_SEQPACKET},
-    {"seqpacket_mmsg_32", op_mmsg, PAIR, SOCK_SEQPACKET},
+    {"seqpacket_mmsg_32", op_seqpacket_mmsg, PAIR, SOCK_SEQPACKET},
     {"dgram_loop_32", op_dgram_loop, PAIR, SOCK_DGRAM},
-    {"dgram_mmsg_32", op_mmsg, PAIR, SOCK_DGRAM},
+    {"dgram_mmsg_32", op_dgram_mmsg, PAIR, SOCK_DGRAM},
     {"pingpong", op_pingpong, PINNED_PEER, SOCK_SEQPACKET},
     {"pingpong_unpinned", op_pingpong, PEER, SOCK_SEQPACKET},
 };
