@@ -226,8 +226,9 @@ def send_ancillary(
 
     Raises:
         BrokenPipeError: the peer has closed.
-        OSError: ``EBADF`` for an fd that is not open (nothing is sent),
-            ``EINVAL`` for fds on a socket that cannot carry them.
+        OSError: ``EBADF`` for an fd that is not open (nothing is sent);
+            ``EAFNOSUPPORT`` when fds or credentials go to a socket that is
+            not a unix socket (other families would silently drop them).
         PermissionError: claiming credentials the process does not have.
         ValueError, TypeError: bad arguments, before anything is sent.
     """

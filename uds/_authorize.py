@@ -94,7 +94,8 @@ class PeerPolicy:
         Raises:
             PermissionError: the peer is not allowed (errno ``EACCES``); the
                 message names its pid, uid, gid and groups.
-            OSError: ``ENODATA``/``ENOTCONN`` when the socket has no peer.
+            OSError: ``ENODATA``/``ENOTCONN`` when the socket has no peer;
+                ``EAFNOSUPPORT`` when it is not a unix socket.
         """
         creds = initial_peer_credentials(sock)
         if not self.allows(creds):

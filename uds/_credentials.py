@@ -141,13 +141,15 @@ def peer_pidfd(sock: FileDescriptorLike) -> int:
 
     Raises:
         UnsupportedPlatformError: the OS or kernel lacks ``SO_PEERPIDFD``.
-        OSError: not connected, or the peer is gone (``ESRCH``).
+        OSError: ``ENODATA`` when there is no peer (not connected), ``ESRCH``
+            when the peer is gone, ``EAFNOSUPPORT`` for a socket that is not
+            a unix socket, ``ENOTSOCK``/``EBADF`` for something that is no socket.
     """
     reader = getattr(_sys, "read_peer_pidfd", None)
     if reader is None:
         raise _unsupported("SO_PEERPIDFD")
     try:
-        fd: int = call_on(sock, reader)
+        fd: int = call_on_unix(sock, reader)
     except OSError as error:
         if error.errno == errno.ENOPROTOOPT:
             raise UnsupportedPlatformError("SO_PEERPIDFD", "needs Linux 6.5 or later") from None

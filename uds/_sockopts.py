@@ -64,7 +64,8 @@ def set_passcred(sock: FileDescriptorLike, on: bool = True) -> None:
     Raises:
         UnsupportedPlatformError: macOS and OpenBSD have no per-message credentials.
         TypeError: ``on`` is not a bool.
-        OSError: ``sock`` is not a unix socket (``ENOTSOCK``, ``EBADF``...).
+        OSError: ``EOPNOTSUPP`` (Linux) for a socket that is not a unix (or
+            netlink) socket; ``ENOTSOCK``/``EBADF`` for something that is no socket.
     """
     _set(sock, _sys.PASSCRED_OPTION, on, "per-message credentials", "needs FreeBSD 13")
 

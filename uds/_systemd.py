@@ -561,9 +561,12 @@ class NotifyListener(Closeable):
 
         Raises:
             OSError: ``EADDRINUSE`` when the address is taken.
-            ValueError: a bad address or ``max_fds``.
+            ValueError: a bad address, or ``max_fds`` not in 0..253.
+            TypeError: ``addr`` is not an address, or ``max_fds`` not an int.
         """
         target = UnixSocketAddr.new(addr)
+        if not isinstance(max_fds, int) or isinstance(max_fds, bool):
+            raise TypeError(f"max_fds must be an int, not {type(max_fds).__name__}")
         if not 0 <= max_fds <= _sys.SCM_MAX_FD:
             raise ValueError(f"max_fds must be between 0 and {_sys.SCM_MAX_FD}, got {max_fds}")
         self._max_fds = max_fds
