@@ -30,3 +30,25 @@ def test_snippet_runs(code: str, tmp_path: pathlib.Path) -> None:
     assert result.returncode == 0, f"snippet failed:\n{code}\n--- stderr ---\n{result.stderr}"
     # Warnings raised in finalisers are printed, not raised: look for them.
     assert "ResourceWarning" not in result.stderr, result.stderr
+
+
+def _setup_commands() -> list[str]:
+    """The shell commands of the README's set-up section, in order."""
+    text = README.read_text()
+    section = text[text.index("## Set-up") : text.index("\n## ", text.index("## Set-up") + 1)]
+    return [block.strip() for block in re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)]
+
+
+def test_setup_starts_with_a_venv() -> None:
+    """A system Python refuses pip install (externally-managed-environment)."""
+    commands = _setup_commands()
+    assert commands and commands[0] == "python3 -m venv .venv && . .venv/bin/activate"
+
+
+def test_setup_installs_are_visible_to_type_checkers() -> None:
+    """The default editable install is an import hook that mypy cannot follow."""
+    installs = [c for c in _setup_commands() if "pip install" in c]
+    assert len(installs) == 2
+    for command in installs:
+        assert "pip install -e " in command
+        assert "--config-settings editable_mode=compat" in command
