@@ -20,6 +20,10 @@ from types import ModuleType
 
 import pytest
 
+# A strict Sphinx build takes 15-30 s alone, more on a busy machine; the first
+# test to use a build fixture pays for it.
+pytestmark = pytest.mark.timeout(300)
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.rst") if "_build" not in p.parts)

@@ -225,7 +225,20 @@ def reread_generated(
     return [name for name in ("reference/other", "cli") if name in env.found_docs]
 
 
+def purge_generated(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    """Forget the generated pages' objects before any page is read.
+
+    Sphinx clears a page just before re-reading it; a topic page read earlier
+    that now documents a name the old catch-all page had would otherwise be
+    reported as a duplicate in an incremental build.
+    """
+    for name in ("reference/other", "cli"):
+        if name in docnames:
+            env.clear_doc(name)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("env-before-read-docs", purge_generated)
     app.connect("env-get-outdated", reread_generated)
     app.connect("env-updated", add_reexport_aliases)
     app.add_directive("uds-ungrouped", UngroupedDirective)
