@@ -255,7 +255,8 @@ recv_impl(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
     }
     flags |= extra_flags;
     Py_ssize_t bufsize = PyLong_AsSsize_t(args[0]);
-    if (bufsize < 0) {
+    if (bufsize <= 0) {
+        /* CPython returns b"" for 0 without a system call; negative sizes are errors. */
         PyErr_Clear();
         TWIN(name);
     }
@@ -316,6 +317,10 @@ io_recv_into(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
     if (nbytes > buffer.len) {
         PyBuffer_Release(&buffer);
         TWIN("recv_into"); /* "buffer too small for requested bytes" */
+    }
+    if ((nbytes ? nbytes : buffer.len) == 0) {
+        PyBuffer_Release(&buffer);
+        TWIN("recv_into"); /* CPython returns 0 without a system call */
     }
     int error;
     Py_ssize_t n = receive(fd, buffer.buf, nbytes ? nbytes : buffer.len, (int)flags, &error);

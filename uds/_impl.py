@@ -31,6 +31,9 @@ _TWINS = types.SimpleNamespace(SeqpacketIO=_seqpacket_io.SeqpacketIO)
 native: Optional[types.ModuleType] = None
 #: Why the pure-Python implementation runs (``None`` when the C core does).
 why_pure: Optional[str] = None
+#: Whether the C core reads socket objects' fd directly (it checked CPython's
+#: layout on live sockets); if not, calls on socket objects go to the twins.
+reads_socket_objects = False
 
 if os.environ.get("UDS_PURE_PYTHON", "") not in ("", "0"):
     why_pure = "UDS_PURE_PYTHON is set"
@@ -52,14 +55,16 @@ def _layout_probes() -> list[socket.socket]:
 
 
 def _timeout_ns(sock: socket.socket) -> int:
+    # CPython stores "no timeout" as -1 second, in nanoseconds.
     timeout = sock.gettimeout()
-    return -1 if timeout is None else round(timeout * 1_000_000_000)
+    return -1_000_000_000 if timeout is None else round(timeout * 1_000_000_000)
 
 
 def _setup(module: types.ModuleType) -> None:
+    global reads_socket_objects
     probes = _layout_probes()
     try:
-        module.setup(
+        reads_socket_objects = module.setup(
             _TWINS,
             ReceivedFds,
             UnixSocketAddr.from_std,
@@ -71,7 +76,7 @@ def _setup(module: types.ModuleType) -> None:
             _sys.MSG_PEEK,
             _sys.MSG_TRUNC,
             _sys.MSG_CTRUNC,
-            getattr(socket, "MSG_WAITFORONE", 0),
+            getattr(_sys, "MSG_WAITFORONE", 0),
             _platform.SCM_MAX_FD,
             getattr(_sys, "SCM_PIDFD", None) or -1,
             sum(socket.CMSG_SPACE(size) for size in _sys.UNSOLICITED_CMSG_SIZES),

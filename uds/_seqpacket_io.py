@@ -243,7 +243,7 @@ class SeqpacketIO(SocketSlots):
         if max_fds:
             fds_space(max_fds)
         try:
-            first = self._recv_packet(bufsize, max_fds, flags)
+            first = _recv_packet(self._sock, bufsize, max_fds, flags)
         except BlockingIOError:
             if flags & _MSG_DONTWAIT:
                 raise
@@ -253,17 +253,17 @@ class SeqpacketIO(SocketSlots):
         packets = [first]
         while len(packets) < max_packets:
             try:
-                packets.append(self._recv_packet(bufsize, max_fds, flags | _MSG_DONTWAIT))
+                packets.append(_recv_packet(self._sock, bufsize, max_fds, flags | _MSG_DONTWAIT))
             except BlockingIOError:
                 break
         return packets
 
-    def _recv_packet(self, bufsize: int, max_fds: int, flags: int) -> Packet:
-        if not max_fds:
-            data, _, msg_flags, _ = _recvmsg(self._sock, bufsize, 0, flags)
-            return Packet(data, msg_flags & _MSG_TRUNC != 0, None, None)
-        data, ancdata, msg_flags, _ = _recvmsg(
-            self._sock, bufsize, fds_space(max_fds), flags | _RECV_FLAGS
-        )
-        fds = parse_fds(ancdata, msg_flags, max_fds)
-        return Packet(data, msg_flags & _MSG_TRUNC != 0, fds, None)
+
+
+def _recv_packet(sock: _socket.socket, bufsize: int, max_fds: int, flags: int) -> Packet:
+    if not max_fds:
+        data, _, msg_flags, _ = _recvmsg(sock, bufsize, 0, flags)
+        return Packet(data, msg_flags & _MSG_TRUNC != 0, None, None)
+    data, ancdata, msg_flags, _ = _recvmsg(sock, bufsize, fds_space(max_fds), flags | _RECV_FLAGS)
+    fds = parse_fds(ancdata, msg_flags, max_fds)
+    return Packet(data, msg_flags & _MSG_TRUNC != 0, fds, None)

@@ -59,6 +59,7 @@ MSG_DONTWAIT = 0x40
 MSG_EOR = 0x80
 MSG_NOSIGNAL = 0x4000
 MSG_CMSG_CLOEXEC = 0x40000000
+MSG_WAITFORONE = 0x10000  # recvmmsg: wait for the first message only
 
 SO_NOSIGPIPE = None  # MSG_NOSIGNAL on every send does the job
 
