@@ -1046,3 +1046,24 @@ def _listener_pid(path: str) -> Optional[int]:
     if len(rows) != 1 or not rows[0]["processes"]:
         return None
     return int(rows[0]["processes"][0]["pid"])
+
+
+def test_cli_addresses_read_as_they_print(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, abstract_name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    # "./@svc" is the file "@svc", "@name" is abstract: as UnixSocketAddr prints them.
+    with uds_process("listen", "--seqpacket", "./@svc") as server:
+        wait_bound("@svc", socket.SOCK_SEQPACKET, server)  # /proc shows the path as bound
+        assert (tmp_path / "@svc").exists()
+        text = run_uds("info", "./@svc")
+        assert text.stdout.decode().splitlines()[0] == "./@svc: listening (seqpacket)"
+        with uds.UnixSeqpacketConn.connect("@svc") as client:  # connect takes a path
+            client.shutdown(socket.SHUT_WR)
+            finish(server)
+    assert server.returncode == 0 and not (tmp_path / "@svc").exists()
+    odd = uds.UnixSocketAddr.from_abstract(abstract_name[1:].encode() + b"\x01\\")
+    with uds.bind_unix_addr(odd, socket.SOCK_DGRAM):
+        info = run_uds("info", str(odd))  # "@...\x01\x5c", pasted back
+    assert info.returncode == 0
+    assert info.stdout.decode().splitlines()[0] == f"{odd}: listening (dgram)"
