@@ -115,6 +115,8 @@ def test_socket_activated_service_reports_ready() -> None:
                 "--fdname=greeter",
                 "-E",
                 f"NOTIFY_SOCKET={manager.notify_socket}",
+                # It passes the service no other variable unless told to.
+                *(["-E", "PYTHONPATH"] if "PYTHONPATH" in os.environ else []),
                 sys.executable,
                 "-W",
                 "error",
