@@ -239,7 +239,9 @@ def test_listener_never_replaces_a_path(run: Run, tmp_path: Path) -> None:
         path.unlink()
         listener = await uds_anyio.create_unix_listener(path, mode=0o600)
         async with listener:
+            assert isinstance(listener, uds_anyio.UnixStreamListener)
             assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+            assert listener.extra(anyio.abc.SocketAttribute.local_address) == str(path)
             async with anyio.create_task_group() as group:
 
                 async def serve_one() -> None:

@@ -29,7 +29,7 @@ from uds._anyio_wait import AnyioWaiter, call_on_socket
 from uds._asyncio_seqpacket import UnixSeqpacketConn as _AsyncioConn
 from uds._asyncio_seqpacket import UnixSeqpacketListener as _AsyncioListener
 from uds._asyncio_seqpacket import _connect_waiting
-from uds._asyncio_wait import Waiter
+from uds._asyncio_wait import Waiter, nonblocking_call
 from uds._credentials import SendCredentials
 from uds._fd import FileDescriptorLike
 from uds._fds import ReceivedFds
@@ -37,6 +37,7 @@ from uds._fds import ReceivedFds
 __all__ = [
     "UnixSeqpacketConn",
     "UnixSeqpacketListener",
+    "UnixStreamListener",
     "connect_unix_addr",
     "create_unix_listener",
     "recv_ancillary",
@@ -257,7 +258,7 @@ async def create_unix_listener(
     mode: Optional[int] = None,
     replace_stale: bool = False,
     backlog: int = _DEFAULT_BACKLOG,
-) -> anyio.abc.SocketListener:
+) -> UnixStreamListener:
     """Listen for unix stream connections at ``addr``, as an anyio listener (trio included).
 
     ``addr`` is a path, ``"@name"`` (abstract) or a :class:`uds.UnixSocketAddr`.
@@ -273,18 +274,59 @@ async def create_unix_listener(
         ValueError: an invalid address; ``mode`` for an address that is not a path.
     """
     target = UnixSocketAddr.new(addr)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # close-on-exec atomically
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | _NONBLOCK)  # close-on-exec
     socket_file = None
     try:
+        if not _NONBLOCK:
+            sock.setblocking(False)
         socket_file = _core.bind_to(sock, target, mode=mode, replace_stale=replace_stale)
         sock.listen(backlog)
-        listener: anyio.abc.SocketListener = await _from_socket(anyio.abc.SocketListener)(sock)
-        return listener
     except BaseException:
         sock.close()
         if socket_file is not None:
             socket_file.unlink()
         raise
+    return UnixStreamListener(sock)
+
+
+class UnixStreamListener(anyio.abc.SocketListener):
+    """An anyio listener on a unix stream socket; :func:`create_unix_listener` makes one.
+
+    Accepted connections are anyio UNIX socket streams (close-on-exec). Its
+    own class rather than ``SocketListener.from_socket``, which some anyio
+    versions wrap as a TCP listener (setting ``TCP_NODELAY`` fails on unix
+    sockets).
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._waiter = AnyioWaiter(sock)
+
+    @property
+    def _raw_socket(self) -> socket.socket:
+        return self._sock
+
+    async def accept(self) -> anyio.abc.UNIXSocketStream:
+        """Wait for a connection and return it as an anyio UNIX socket stream.
+
+        Raises:
+            anyio.ClosedResourceError: the listener was closed while waiting.
+        """
+        conn, _ = await nonblocking_call(self._waiter, False, self._sock.accept)
+        try:
+            stream: anyio.abc.UNIXSocketStream = await _from_socket(anyio.abc.UNIXSocketStream)(
+                conn
+            )
+        except BaseException:
+            conn.close()
+            raise
+        return stream
+
+    async def aclose(self) -> None:
+        """Close the listening socket (the socket file stays); pending accepts wake."""
+        if self._sock.fileno() >= 0:
+            self._waiter.close()
+        self._sock.close()
 
 
 async def connect_unix_addr(addr: AddrLike) -> anyio.abc.UNIXSocketStream:

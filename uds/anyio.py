@@ -12,6 +12,7 @@ also the unix listener trio lacks.
 from uds._anyio import (
     UnixSeqpacketConn,
     UnixSeqpacketListener,
+    UnixStreamListener,
     connect_unix_addr,
     create_unix_listener,
     recv_ancillary,
@@ -23,6 +24,7 @@ from uds._anyio import (
 __all__ = [
     "UnixSeqpacketConn",
     "UnixSeqpacketListener",
+    "UnixStreamListener",
     "connect_unix_addr",
     "create_unix_listener",
     "recv_ancillary",
