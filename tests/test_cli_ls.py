@@ -19,7 +19,7 @@ import pytest
 
 import uds
 from uds._cli_info import _look_up
-from uds._cli_table import Table, parse_diag, parse_proc_net_unix, read_diag, read_proc
+from uds._cli_table import SocketEntry, Table, parse_diag, parse_proc_net_unix, read_diag, read_proc
 
 TIMEOUT = 15
 
@@ -280,3 +280,24 @@ def test_info_lookup_in_a_proc_table(
     assert found is None and "cannot tell" in reason
     found, reason = _look_up(uds.UnixSocketAddr.new("other.sock"), table, file)
     assert found is None and "no socket bound under that name" in reason
+
+
+def test_at_file_matches_by_inode_and_on_overlayfs_by_name_too(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "svc.sock")
+
+    def entry(number: int, name: str, dev: int, ino: int) -> SocketEntry:
+        return SocketEntry(number, "stream", "listening", uds.UnixSocketAddr.new(name), (dev, ino))
+
+    with uds.bind_unix_addr(path):
+        info = os.lstat(path)
+        dev, ino = info.st_dev, info.st_ino
+        assert [e.inode for e in Table("diag", [entry(1, path, dev, ino)]).at_file(path)] == [1]
+        other = dev + 1  # what overlayfs reports: not the file's st_dev
+        overlay = [
+            entry(2, path, other, ino),  # its absolute name leads to the file
+            entry(3, "svc.sock", other, ino),  # a relative name with the same last part
+            entry(4, "x.sock", other, ino),
+            entry(5, path, other, ino + 1),
+            entry(6, "@svc.sock", other, ino),
+        ]
+        assert [e.inode for e in Table("diag", overlay).at_file(path)] == [2, 3]

@@ -194,10 +194,17 @@ def _proc_names(addr: UnixSocketAddr) -> Optional[UnixSocketAddr]:
 def _look_up(
     addr: UnixSocketAddr, table: Table, file: Optional[tuple[int, int]]
 ) -> tuple[Optional[dict[str, str]], str]:
-    """What the table says is at ``addr``, per type, or ``None`` and why it cannot say."""
+    """What the table says is at ``addr``, per type, or ``None`` and why it cannot say.
+
+    ``file`` is the ``(st_dev, st_ino)`` of the socket file at a path address.
+    """
     if table.source == "diag":
-        if file is not None:
-            entries = table.at_file(*file)
+        path = addr.as_pathname()
+        if file is not None and path is not None:
+            try:
+                entries = table.at_file(str(path))
+            except OSError:
+                return None, "the socket file went away while looking"
             if not entries:
                 return None, "no socket of this network namespace is bound to that file"
             return _results(entries), ""

@@ -37,15 +37,11 @@ def _names(addr: UnixSocketAddr) -> set[UnixSocketAddr]:
     return names
 
 
-def _socket_file(addr: UnixSocketAddr) -> Optional[tuple[int, int]]:
-    path = addr.as_pathname()
-    if path is None:
-        return None
+def _is_socket_file(path: str) -> bool:
     try:
-        info = os.lstat(path)
+        return stat.S_ISSOCK(os.lstat(path).st_mode)
     except OSError:
-        return None
-    return (info.st_dev, info.st_ino) if stat.S_ISSOCK(info.st_mode) else None
+        return False
 
 
 def select(table: Table, addresses: Sequence[UnixSocketAddr], listening: bool) -> list[SocketEntry]:
@@ -56,18 +52,17 @@ def select(table: Table, addresses: Sequence[UnixSocketAddr], listening: bool) -
     entries = table.entries
     if addresses:
         names: set[UnixSocketAddr] = set()
-        files: set[tuple[int, int]] = set()
+        at: set[int] = set()
         for addr in addresses:
-            found = _socket_file(addr) if table.source == "diag" else None
-            if found is not None:
-                files.add(found)
-            else:
-                names |= _names(addr)
-        at = {
-            entry.inode
-            for entry in entries
-            if entry.address in names or (entry.file is not None and entry.file in files)
-        }
+            path = addr.as_pathname()
+            if table.source == "diag" and path is not None and _is_socket_file(str(path)):
+                try:
+                    at.update(entry.inode for entry in table.at_file(str(path)))
+                    continue
+                except OSError:
+                    pass  # gone meanwhile: look for sockets still carrying the name
+            names |= _names(addr)
+        at.update(entry.inode for entry in entries if entry.address in names)
         entries = [entry for entry in entries if entry.inode in at or entry.peer in at]
     if listening:
         entries = [entry for entry in entries if entry.accepting]

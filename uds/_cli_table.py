@@ -153,13 +153,47 @@ class Table:
         """The entries keyed by inode."""
         return {entry.inode: entry for entry in self.entries}
 
-    def at_file(self, dev: int, ino: int) -> list[SocketEntry]:
-        """The sockets bound (or accepted) at the socket file ``(dev, ino)``; diag only."""
-        return [entry for entry in self.entries if entry.file == (dev, ino)]
+    def at_file(self, path: str) -> list[SocketEntry]:
+        """The sockets bound (or accepted) at the socket file at ``path``; diag only.
+
+        Matched by ``(st_dev, st_ino)``. On overlayfs ``stat`` gives a file the
+        device of the layer below while the table gives the overlay's: then a
+        socket with the same inode number is taken if its own name leads to the
+        same file (an absolute name) or has the same last component (a relative
+        one, which cannot be resolved from here).
+
+        Raises:
+            OSError: ``lstat(path)`` failed.
+        """
+        info = os.lstat(path)
+        file = (info.st_dev, info.st_ino)
+        exact = [entry for entry in self.entries if entry.file == file]
+        if exact:
+            return exact
+        return [
+            entry
+            for entry in self.entries
+            if entry.file is not None
+            and entry.file[1] == info.st_ino
+            and _names_file(entry.address, file, os.path.basename(path))
+        ]
 
     def named(self, addr: UnixSocketAddr) -> list[SocketEntry]:
         """The sockets that carry ``addr`` as their name (exactly as it was bound)."""
         return [entry for entry in self.entries if entry.address == addr]
+
+
+def _names_file(address: Optional[UnixSocketAddr], file: tuple[int, int], basename: str) -> bool:
+    path = None if address is None else address.as_pathname()
+    if path is None:
+        return False
+    if not path.is_absolute():
+        return path.name == basename
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (info.st_dev, info.st_ino) == file
 
 
 # Netlink ------------------------------------------------------------------------------
