@@ -1,8 +1,9 @@
-"""``python -m benchmarks [--quick] [--output DIR] [--cases KEY,...]``: measure and report."""
+"""``python -m benchmarks [--quick] [--wall] [--output DIR] [--cases KEY,...]``: measure, report."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -21,6 +22,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "--quick", action="store_true", help="a smoke run of a few seconds; no report by default"
     )
     parser.add_argument(
+        "--wall",
+        action="store_true",
+        help="time every case on the wall clock (default: CPU time of the measuring "
+        "thread, except for ping-pong, which waits for another process)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         help=f"where to write latest.md and latest.svg (default: {_RESULTS} for a full run)",
@@ -34,7 +41,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     unknown = set(only or ()) - {case.key for case in ALL_CASES}
     if unknown:
         parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
-    results = run(QUICK if args.quick else FULL, only)
+    settings = QUICK if args.quick else FULL
+    results = run(dataclasses.replace(settings, wall=args.wall), only)
     print(table(results))
     print()
     print("\n".join(targets(results)))

@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from benchmarks._timing import Loop
+from benchmarks._timing import CPU, Loop
 
 __all__ = [
     "ANYIO",
@@ -60,6 +60,8 @@ class Case:
     loop iteration does ``per`` operations (a burst over many connections, a
     batch of packets); the table shows the cost of one. ``pure`` says whether a
     worker with ``UDS_PURE_PYTHON=1`` measures the pure-Python ``uds`` too.
+    ``clock`` is what is timed: CPU time of the measuring thread, or wall time
+    for cases that wait for another process.
     """
 
     key: str
@@ -68,6 +70,7 @@ class Case:
     c_key: Optional[str] = None
     per: int = 1
     pure: bool = True
+    clock: str = CPU
 
 
 class FilenoOnly:

@@ -41,8 +41,10 @@ def build_c_program(build_dir: Path) -> tuple[Optional[Path], Optional[str]]:
     return program, None
 
 
-def c_loop(program: Path, key: str) -> Loop:
+def c_loop(program: Path, key: str, clock: str) -> Loop:
     """A self-timed loop: the C program runs ``n`` operations and reports their nanoseconds.
+
+    ``clock`` is :data:`~benchmarks._timing.CPU` or :data:`~benchmarks._timing.WALL`.
 
     Process start-up is outside the C program's clock, so this takes part in the
     interleaved rounds like the Python implementations.
@@ -50,7 +52,7 @@ def c_loop(program: Path, key: str) -> Loop:
 
     def loop(n: int) -> float:
         ran = subprocess.run(
-            [str(program), key, str(n)], capture_output=True, text=True, timeout=120
+            [str(program), key, str(n), clock], capture_output=True, text=True, timeout=120
         )
         if ran.returncode != 0:
             raise RuntimeError(f"{program.name} {key} {n} failed: {ran.stderr.strip()}")

@@ -5,14 +5,16 @@ in another process. The "uds before" column is the same worker importing uds
 as it was before the C core (:data:`BEFORE_COMMIT`, extracted with ``git
 archive``), to tell whether the fallback got slower.
 
-The worker sets the case up once, then times the loop each time it is asked
-(``n`` on a line of its stdin, the nanoseconds on a line of its stdout), so
-that it takes part in the interleaved rounds like the C program
-does: self-timed, process start-up outside the clock. Unlike the C program it
-stays up between rounds, keeping its caches and connections warm as the
-in-process columns do.
+One worker per column serves the whole run: it sets each case up once, then
+times the loop each time it is asked (``n`` on a line of its stdin, the
+nanoseconds on a line of its stdout), so that it takes part in the interleaved
+rounds like the C program does: self-timed, process start-up outside the
+clock. Unlike the C program it stays up between rounds, keeping its caches and
+connections warm as the in-process columns do.
 
-``python -m benchmarks._pure CASE`` is the worker.
+``python -m benchmarks._pure`` is the worker; requests: ``case KEY CLOCK``
+(set up; answers ``ready`` or ``error: ...``), ``N`` (run and time N
+iterations), ``end`` (tear down).
 """
 
 from __future__ import annotations
@@ -21,15 +23,14 @@ import gc
 import os
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Optional, Sequence
+from typing import IO, Callable, Optional, Sequence
 
 from benchmarks._case import OURS
-from benchmarks._timing import Loop
+from benchmarks._timing import CPU, WALL, Loop, clock_ns
 
-__all__ = ["BEFORE_COMMIT", "extract_before", "pure_loop"]
+__all__ = ["BEFORE_COMMIT", "PureWorker", "extract_before"]
 
 _ROOT = Path(__file__).resolve().parent.parent
 _READY = "ready"
@@ -56,64 +57,77 @@ def extract_before(into: Path) -> tuple[Optional[Path], Optional[str]]:
     return into, None
 
 
-def pure_loop(stack: ExitStack, key: str, uds_home: Optional[Path] = None) -> Loop:
-    """Start a pure-Python worker for case ``key``, stopped when ``stack`` unwinds.
+class PureWorker:
+    """A worker process timing cases' ``uds`` loops on pure-Python uds; :meth:`close` stops it.
 
     ``uds_home`` is a directory holding another ``uds`` package to import
-    instead of this tree's (its errors are not shown: a case it cannot run
-    raises).
-
-    Raises:
-        RuntimeError: the worker could not set the case up or run it once
-            (its stderr says why).
+    instead of this tree's (the worker's errors are then not shown: a case that
+    version cannot run is reported by :meth:`loop` raising).
     """
-    path = os.environ.get("PYTHONPATH")
-    homes = [str(uds_home)] if uds_home else []
-    env = {
-        **os.environ,
-        "UDS_PURE_PYTHON": "1",
-        "PYTHONPATH": os.pathsep.join([*homes, str(_ROOT), *([path] if path else [])]),
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks._pure", key],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL if uds_home else None,
-        text=True,
-        env=env,
-        # python -m puts the working directory first on sys.path: it picks the uds.
-        cwd=uds_home or _ROOT,
-    )
-    stack.callback(_stop, worker)
-    assert worker.stdin is not None and worker.stdout is not None
-    requests, replies = worker.stdin, worker.stdout
-    if replies.readline().strip() != _READY:
-        raise RuntimeError(f"the pure-Python worker for {key} did not start")
 
-    def loop(n: int) -> float:
-        requests.write(f"{n}\n")
-        requests.flush()
-        reply = replies.readline()
+    def __init__(self, uds_home: Optional[Path] = None) -> None:
+        path = os.environ.get("PYTHONPATH")
+        homes = [str(uds_home)] if uds_home else []
+        env = {
+            **os.environ,
+            "UDS_PURE_PYTHON": "1",
+            "PYTHONPATH": os.pathsep.join([*homes, str(_ROOT), *([path] if path else [])]),
+        }
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._pure"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if uds_home else None,
+            text=True,
+            env=env,
+            # python -m puts the working directory first on sys.path: it picks the uds.
+            cwd=uds_home or _ROOT,
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._requests, self._replies = self._process.stdin, self._process.stdout
+
+    def _ask(self, request: str) -> str:
+        try:
+            self._requests.write(request + "\n")
+            self._requests.flush()
+        except BrokenPipeError:
+            pass  # it exited: the empty reply says so
+        reply = self._replies.readline()
         if not reply:
-            raise RuntimeError(f"the pure-Python worker for {key} exited")
-        return float(reply)
+            raise RuntimeError("the pure-Python worker exited")
+        return reply.strip()
 
-    return loop
+    def loop(self, stack: ExitStack, key: str, clock: str) -> Loop:
+        """Set case ``key`` up in the worker (torn down when ``stack`` unwinds): its loop.
+
+        The loop times itself on ``clock`` in the worker.
+
+        Raises:
+            RuntimeError: the worker could not set the case up or run it once.
+        """
+        reply = self._ask(f"case {key} {clock}")
+        if reply != _READY:
+            raise RuntimeError(f"the pure-Python worker cannot run {key}: {reply}")
+        stack.callback(self._ask, "end")
+
+        def loop(n: int) -> float:
+            return float(self._ask(str(n)))
+
+        return loop
+
+    def close(self) -> None:
+        """Stop the worker (it tears down what it has set up)."""
+        self._requests.close()
+        try:
+            self._process.wait(30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._replies.close()
 
 
-def _stop(worker: subprocess.Popen[str]) -> None:
-    if worker.stdin is not None:
-        worker.stdin.close()
-    try:
-        worker.wait(30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-    if worker.stdout is not None:
-        worker.stdout.close()
-
-
-def _serve(key: str, requests: IO[str], replies: IO[str]) -> int:
+def _serve(requests: IO[str], replies: IO[str]) -> int:
+    """Answer ``case KEY CLOCK``, ``N`` (time N iterations) and ``end`` until EOF."""
     import uds
     from benchmarks._suite import ALL_CASES
 
@@ -121,35 +135,58 @@ def _serve(key: str, requests: IO[str], replies: IO[str]) -> int:
     if native_available():
         print("uds pure worker: the C core is active despite UDS_PURE_PYTHON", file=sys.stderr)
         return 1
-    case = next(case for case in ALL_CASES if case.key == key)
-    with ExitStack() as stack:
-        loop = case.setup(stack)[OURS]
-        loop(1)  # fails here, not mid-round, where this uds lacks a call the case makes
-        replies.write(f"{_READY}\n")
+    cases = {case.key: case for case in ALL_CASES}
+    stack = ExitStack()
+    loop: Optional[Loop] = None
+    now = clock_ns(CPU)
+
+    def reply(text: object) -> None:
+        replies.write(f"{text}\n")
         replies.flush()
+
+    with stack:
         for line in requests:
-            n = int(line)
-            gc_was_enabled = gc.isenabled()
-            gc.disable()
-            try:
-                start = time.perf_counter_ns()
-                loop(n)
-                elapsed = time.perf_counter_ns() - start
-            finally:
-                if gc_was_enabled:
-                    gc.enable()
-            replies.write(f"{elapsed}\n")
-            replies.flush()
+            words = line.split()
+            if words[:1] == ["case"] and len(words) == 3 and words[2] in (CPU, WALL):
+                stack.close()
+                loop, now = None, clock_ns(words[2])
+                try:
+                    loop = cases[words[1]].setup(stack)[OURS]
+                    loop(1)  # fails here, not mid-round, where this uds lacks a call
+                except Exception as error:
+                    stack.close()
+                    reply(f"error: {type(error).__name__}: {error}".replace("\n", " "))
+                    continue
+                reply(_READY)
+            elif words == ["end"]:
+                stack.close()
+                loop = None
+                reply("done")
+            elif len(words) == 1 and words[0].isdigit() and loop is not None:
+                reply(_timed(loop, int(words[0]), now))
+            else:
+                reply(f"error: unexpected request {line.strip()!r}")
     return 0
 
 
+def _timed(loop: Loop, n: int, now: Callable[[], int]) -> int:
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = now()
+        loop(n)
+        return now() - start
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Serve timing requests for one case until stdin closes."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print("usage: python -m benchmarks._pure CASE", file=sys.stderr)
+    """Serve timing requests until stdin closes."""
+    if list(sys.argv[1:] if argv is None else argv):
+        print("usage: python -m benchmarks._pure (requests on stdin)", file=sys.stderr)
         return 2
-    return _serve(args[0], sys.stdin, sys.stdout)
+    return _serve(sys.stdin, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -212,7 +212,15 @@ def markdown(results: Results, plot_name: Optional[str]) -> str:
         f"({results.settings.rounds} rounds of ~{results.settings.round_ms:g} ms "
         "per implementation, interleaved)",
         "",
-        "Median ns per operation (lower is better); one operation is a send and its "
+        (
+            "Clock: wall time for every row (--wall). "
+            if results.settings.wall
+            else "Clock: CPU time (user + system) of the measuring thread, in every "
+            "column (the C program and the workers time themselves alike), so that "
+            "time spent waiting for a CPU taken by other programs is not counted; "
+            "wall time for the ping-pong rows, which wait for their peer. "
+        )
+        + "Median ns per operation (lower is better); one operation is a send and its "
         "receive (a round trip for ping-pong, asyncio and selectors; per message for "
         "selectors and batches). Ratios: uds/by hand and uds/C from the uds (C core) "
         "column, pure/by hand from the uds pure column.",

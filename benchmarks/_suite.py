@@ -23,8 +23,8 @@ from benchmarks import (
 )
 from benchmarks._case import C_LIMIT, OURS, OURS_BEFORE, OURS_PURE, Case, Unavailable
 from benchmarks._native import C_PROGRAM_VARIABLE, build_c_program, c_loop
-from benchmarks._pure import extract_before, pure_loop
-from benchmarks._timing import measure
+from benchmarks._pure import PureWorker, extract_before
+from benchmarks._timing import CPU, WALL, measure
 from uds import _impl
 
 __all__ = ["ALL_CASES", "Row", "Results", "Settings", "run"]
@@ -41,11 +41,16 @@ ALL_CASES: list[Case] = [
 
 @dataclass(frozen=True)
 class Settings:
-    """How long to measure: ``round_ms`` per implementation per round, ``rounds`` rounds."""
+    """How long to measure: ``round_ms`` per implementation per round, ``rounds`` rounds.
+
+    ``wall`` times every case on the wall clock (else only those that wait for
+    another process; the others count the CPU time of the measuring thread).
+    """
 
     round_ms: float
     rounds: int
     label: str
+    wall: bool = False
 
 
 FULL = Settings(round_ms=10.0, rounds=41, label="full")
@@ -59,6 +64,7 @@ class Row:
     case: Case
     ns: dict[str, float] = field(default_factory=dict)
     skipped: Optional[str] = None
+    clock: str = CPU
 
 
 @dataclass
@@ -96,39 +102,50 @@ def machine_info() -> dict[str, str]:
 
 
 def _run_case(
-    case: Case, settings: Settings, c_program: Optional[Path], before: Optional[Path]
+    case: Case,
+    settings: Settings,
+    c_program: Optional[Path],
+    pure: PureWorker,
+    before: Optional[PureWorker],
 ) -> Row:
+    clock = WALL if settings.wall else case.clock
     with ExitStack() as stack:
         try:
             loops = case.setup(stack)
         except Unavailable as why:
             return Row(case, skipped=str(why))
         if case.pure and OURS in loops:
-            loops[OURS_PURE] = pure_loop(stack, case.key)
+            loops[OURS_PURE] = pure.loop(stack, case.key, clock)
             if before is not None:
                 try:
-                    loops[OURS_BEFORE] = pure_loop(stack, case.key, before)
+                    loops[OURS_BEFORE] = before.loop(stack, case.key, clock)
                 except RuntimeError:
                     pass  # the calls this case makes are new since
         if c_program is not None and case.c_key is not None:
-            loops[C_LIMIT] = c_loop(c_program, case.c_key)
-        ns = measure(loops, settings.round_ms, settings.rounds)
-    return Row(case, {name: value / case.per for name, value in ns.items()})
+            loops[C_LIMIT] = c_loop(c_program, case.c_key, clock)
+        ns = measure(loops, settings.round_ms, settings.rounds, clock)
+    return Row(case, {name: value / case.per for name, value in ns.items()}, clock=clock)
 
 
 def run(settings: Settings, only: Optional[Sequence[str]] = None) -> Results:
     """Measure every case (or those whose key is in ``only``), the C limit included."""
     rows = []
-    with tempfile.TemporaryDirectory(prefix="uds-bench-") as build:
+    with tempfile.TemporaryDirectory(prefix="uds-bench-") as build, ExitStack() as workers:
         c_program, c_note = build_c_program(Path(build))
-        before, before_note = extract_before(Path(build) / "before")
+        before_home, before_note = extract_before(Path(build) / "before")
         if c_program is not None:
             # The ping-pong cases (and the pure-Python workers) find their echo peer here.
             os.environ[C_PROGRAM_VARIABLE] = str(c_program)
+        pure = PureWorker()
+        workers.callback(pure.close)
+        before = None
+        if before_home is not None:
+            before = PureWorker(before_home)
+            workers.callback(before.close)
         for case in ALL_CASES:
             if only and case.key not in only:
                 continue
-            row = _run_case(case, settings, c_program, before)
+            row = _run_case(case, settings, c_program, pure, before)
             note = f"skipped: {row.skipped}" if row.skipped else "done"
             print(f"  {case.title}: {note}", file=sys.stderr, flush=True)
             rows.append(row)

@@ -1,4 +1,10 @@
-"""Timing: calibrate a loop count per case, then interleave implementations round-robin."""
+"""Timing: calibrate a loop count per case, then interleave implementations round-robin.
+
+Two clocks: CPU time of the measuring thread (user + system, the default for
+cases that run in one thread: waiting for a CPU while other programs run is
+not counted), and wall time (for ping-pong, whose cost is mostly waiting for
+the peer). The C program and the pure-Python worker use the same clock.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +14,52 @@ import statistics
 import time
 from typing import Callable, Optional
 
-__all__ = ["Loop", "measure"]
+__all__ = ["CPU", "WALL", "Loop", "clock_ns", "measure"]
+
+CPU = "cpu"
+WALL = "wall"
 
 #: Runs one operation ``n`` times. A loop that times itself (another process)
 #: returns the nanoseconds it measured; the others return ``None``.
 Loop = Callable[[int], Optional[float]]
 
 
-def _elapsed_ns(loop: Loop, n: int) -> float:
+def clock_ns(clock: str) -> Callable[[], int]:
+    """The clock function for ``clock`` (:data:`CPU` or :data:`WALL`)."""
+    return time.thread_time_ns if clock == CPU else time.perf_counter_ns
+
+
+def _elapsed_ns(loop: Loop, n: int, clock: str) -> float:
     # Like timeit: a collection landing in one implementation's round is noise.
+    now = clock_ns(clock)
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        start = time.perf_counter_ns()
+        start = now()
         own = loop(n)
-        elapsed = time.perf_counter_ns() - start
+        elapsed = now() - start
         return elapsed if own is None else own
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _probe_ns_per_op(loop: Loop, round_ns: float) -> float:
+def _probe_ns_per_op(loop: Loop, round_ns: float, clock: str) -> float:
     """Warm ``loop`` up and estimate its cost, doubling ``n`` until a tenth of a round."""
     n = 1
     while True:
-        elapsed = _elapsed_ns(loop, n)
+        elapsed = _elapsed_ns(loop, n, clock)
         if elapsed >= round_ns / 10 or n >= 1 << 24:
             return elapsed / n
         n *= 2
 
 
-def measure(loops: dict[str, Loop], round_ms: float, rounds: int) -> dict[str, float]:
-    """Median ns per operation of each loop over ``rounds`` interleaved rounds.
+def measure(
+    loops: dict[str, Loop], round_ms: float, rounds: int, clock: str = CPU
+) -> dict[str, float]:
+    """Median ns per operation of each loop over ``rounds`` interleaved rounds, on ``clock``.
+
+    Self-timed loops (another process) must time themselves on the same clock.
 
     Every implementation runs the same operation count, sized so that the
     slowest one takes about ``round_ms`` per round. Within a round the
@@ -51,7 +70,7 @@ def measure(loops: dict[str, Loop], round_ms: float, rounds: int) -> dict[str, f
     """
     round_ns = round_ms * 1e6
     names = list(loops)
-    slowest = max(_probe_ns_per_op(loops[name], round_ns) for name in names)
+    slowest = max(_probe_ns_per_op(loops[name], round_ns, clock) for name in names)
     n = max(1, int(round_ns / max(slowest, 1.0)))
     warm_up = max(1, n // 10)
     samples: dict[str, list[float]] = {name: [] for name in names}
@@ -63,5 +82,5 @@ def measure(loops: dict[str, Loop], round_ms: float, rounds: int) -> dict[str, f
             # Untimed warm-up: absorbs what the previous implementation left
             # behind (a process exiting, cold caches, a wakeup pattern).
             loops[name](warm_up)
-            samples[name].append(_elapsed_ns(loops[name], n) / n)
+            samples[name].append(_elapsed_ns(loops[name], n, clock) / n)
     return {name: statistics.median(values) for name, values in samples.items()}

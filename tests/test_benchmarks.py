@@ -158,18 +158,23 @@ def test_before_column_times_uds_as_it_was_before_the_c_core(quick_run: tuple[st
 def test_pure_worker_runs_the_pure_python_implementation() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "UDS_PURE_PYTHON": "1"}
     worker = subprocess.run(
-        [sys.executable, "-m", "benchmarks._pure", "seqpacket_64"],
+        [sys.executable, "-m", "benchmarks._pure"],
         cwd=ROOT,
         env=env,
-        input="10\n1000\n",
+        input="case seqpacket_64 cpu\n10\n1000\nend\ncase no_such_case wall\n"
+        "case pingpong wall\n10\n",
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert worker.returncode == 0, worker.stderr
-    ready, *timings = worker.stdout.split()
-    assert ready == "ready"
-    assert len(timings) == 2 and all(float(ns) > 0 for ns in timings)
+    replies = worker.stdout.splitlines()
+    assert replies[0] == "ready" and replies[3] == "done"
+    assert float(replies[1]) > 0 and float(replies[2]) > 0
+    # A case it cannot set up is an answer, not the end of the worker.
+    assert replies[4].startswith("error: KeyError")
+    assert replies[5] == "ready" and float(replies[6]) > 0
+    assert len(replies) == 7
 
 
 def test_pure_worker_refuses_to_time_the_c_core() -> None:
@@ -180,10 +185,10 @@ def test_pure_worker_refuses_to_time_the_c_core() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("UDS_PURE_PYTHON", None)
     worker = subprocess.run(
-        [sys.executable, "-m", "benchmarks._pure", "seqpacket_64"],
+        [sys.executable, "-m", "benchmarks._pure"],
         cwd=ROOT,
         env=env,
-        input="10\n",
+        input="case seqpacket_64 cpu\n10\n",
         capture_output=True,
         text=True,
         timeout=60,
@@ -212,3 +217,19 @@ def test_pin_to_one_cpu_pins_both_ends_and_restores() -> None:
         assert peer.stdin is not None
         peer.stdin.close()
         peer.wait(10)
+
+
+def test_c_program_times_on_the_clock_it_is_given(tmp_path: Path) -> None:
+    from benchmarks._native import build_c_program
+
+    program, why = build_c_program(tmp_path)
+    if program is None:
+        pytest.skip(f"no C program: {why}")
+    for clock in ("cpu", "wall"):
+        ran = subprocess.run(
+            [str(program), "seqpacket_64", "1000", clock], capture_output=True, text=True
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert float(ran.stdout) > 0
+    wrong = subprocess.run([str(program), "seqpacket_64", "10", "sundial"], capture_output=True)
+    assert wrong.returncode == 2

@@ -1,10 +1,11 @@
 /* The C limit for the benchmark cases: the same system calls as the Python rows.
  *
- * Usage: pingpong CASE ITERATIONS
+ * Usage: pingpong CASE ITERATIONS [cpu|wall]
  *        pingpong echo FD
  * Runs the operation of CASE (a c_key of benchmarks/_*_cases.py) ITERATIONS
- * times after a short warm-up and prints the elapsed nanoseconds, so that the
- * Python runner can interleave it with the Python implementations. Each case
+ * times after a short warm-up and prints the elapsed nanoseconds (CPU time of
+ * the thread, or wall time: the default), so that the Python runner can
+ * interleave it with the Python implementations. Each case
  * does the work of its Python counterparts, on the same socket type, with the
  * same calls and flags: MSG_NOSIGNAL on sends, MSG_CMSG_CLOEXEC on receives
  * where the Python code passes it, truncation checked, received fds closed.
@@ -185,9 +186,11 @@ static void op_pingpong(void) {
     recv_some(a, small, sizeof small, 0);
 }
 
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static double now_ns(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock_id, &t);
     return t.tv_sec * 1e9 + t.tv_nsec;
 }
 
@@ -268,10 +271,12 @@ static const struct {
 
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "echo") == 0) echo(atoi(argv[2]));
-    if (argc != 3 || atol(argv[2]) < 1) {
-        fprintf(stderr, "usage: %s CASE ITERATIONS | %s echo FD\n", argv[0], argv[0]);
+    if (argc < 3 || argc > 4 || atol(argv[2]) < 1 ||
+        (argc == 4 && strcmp(argv[3], "cpu") != 0 && strcmp(argv[3], "wall") != 0)) {
+        fprintf(stderr, "usage: %s CASE ITERATIONS [cpu|wall] | %s echo FD\n", argv[0], argv[0]);
         return 2;
     }
+    if (argc == 4 && strcmp(argv[3], "cpu") == 0) clock_id = CLOCK_THREAD_CPUTIME_ID;
     const char *key = argv[1];
     long n = atol(argv[2]);
     size_t which = sizeof CASES / sizeof CASES[0];
