@@ -29,10 +29,11 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
-from uds_public import public_names
+from uds_public import public_modules, public_names
 
 _AUTO = re.compile(r"^\s*\.\. auto(?:class|function|data|exception|attribute)::\s*(\S+)", re.M)
 _AUTOMODULE = re.compile(r"^\s*\.\. uds-automodule::\s*(\S+)", re.M)
+_MODULE = re.compile(r"^\s*\.\. (?:py:)?(?:module|automodule|uds-automodule)::\s*(\S+)", re.M)
 
 
 def _resolve(dotted: str) -> Any:
@@ -46,6 +47,14 @@ def _resolve(dotted: str) -> Any:
             obj = getattr(obj, attribute)
         return obj
     raise ImportError(dotted)
+
+
+def declared_modules(reference_dir: Path) -> set[str]:
+    """The modules the reference pages declare (``module``, ``automodule``)."""
+    declared: set[str] = set()
+    for page in sorted(reference_dir.glob("*.rst")):
+        declared.update(_MODULE.findall(page.read_text(encoding="utf-8")))
+    return declared
 
 
 def grouped_objects(reference_dir: Path) -> tuple[set[int], set[str]]:
@@ -78,6 +87,11 @@ class UngroupedDirective(SphinxDirective):
         reference = Path(self.env.srcdir) / "reference"
         ids, automodules = grouped_objects(reference)
         lines: list[str] = []
+        # A public module no page declares (a new optional one): its docstring here.
+        declared = declared_modules(reference)
+        for module in public_modules():
+            if module.__name__ not in declared:
+                lines += [f".. automodule:: {module.__name__}", ""]
         seen: set[int] = set()
         for module, name, obj in public_names():
             if id(obj) in ids or id(obj) in seen or module in automodules:
