@@ -45,6 +45,7 @@ import select
 import socket
 import sys
 import termios
+import threading
 from typing import Any, Callable, Iterable, Optional, TypeVar, Union
 
 from uds import _platform
@@ -87,8 +88,19 @@ _KINDS = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
 _ACCEPT_ERRORS_TO_PAUSE = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _ACCEPT_PAUSE = 1.0
 _sendmsg = _socket.socket.sendmsg
-_recvmsg = _socket.socket.recvmsg
+_recvmsg_into = _socket.socket.recvmsg_into
 _NO_ANCILLARY: tuple[()] = ()
+# One read buffer per thread, reused: recvmsg(READ_SIZE) would allocate (and,
+# above glibc's mmap threshold, map and unmap) 256 KiB for every read.
+_buffers = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    try:
+        view: memoryview = _buffers.view
+    except AttributeError:
+        view = _buffers.view = memoryview(bytearray(READ_SIZE))
+    return view
 
 
 class FdProtocol(asyncio.Protocol):
@@ -200,7 +212,11 @@ class UnixFdTransport(asyncio.Transport):
         if self._closing:
             return
         try:
-            data, ancdata, flags, _ = _recvmsg(self._sock, READ_SIZE, _ANCILLARY_SPACE, _RECV_FLAGS)
+            buffer = _read_buffer()
+            nbytes, ancdata, flags, _ = _recvmsg_into(
+                self._sock, (buffer,), _ANCILLARY_SPACE, _RECV_FLAGS
+            )
+            data = bytes(buffer[:nbytes])
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
