@@ -404,3 +404,46 @@ def test_create_connection_takes_a_socket_and_checks_arguments(run: Runner[None]
             await create_connection(Recorder, "@uds-test-nobody-listens-here-protocol")
 
     run(main())
+
+
+def test_seqpacket_packets_queued_before_the_hangup_all_arrive(run: Runner[None]) -> None:
+    # An empty packet reads as 0 bytes, like the end: the transport tells them
+    # apart by the hang-up and the bytes still queued (FIONREAD).
+    async def main() -> None:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with b:
+            b.send(b"first")
+            b.send(b"")
+            b.send(b"last")
+        transport, protocol = await create_connection(Recorder, sock=a)
+        await protocol.lost
+        assert protocol.events == [
+            ("data", b"first"),
+            ("data", b""),
+            ("data", b"last"),
+            ("eof", None),
+        ]
+        assert transport.is_closing()
+
+    run(main())
+
+
+def test_reading_stays_off_after_the_end(run: Runner[None]) -> None:
+    async def main() -> None:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with b:
+            transport, protocol = await create_connection(Recorder, sock=a)
+            protocol.keep_open_on_eof = True
+            b.shutdown(socket.SHUT_WR)
+            await protocol.eof.wait()
+            assert not transport.is_reading()
+            transport.pause_reading()
+            transport.resume_reading()  # no reader again: the end would repeat
+            await asyncio.sleep(0.01)
+            assert protocol.events == [("eof", None)]
+            transport.write(b"still writable")
+            assert b.recv(64) == b"still writable"
+            transport.close()
+            await protocol.lost
+
+    run(main())

@@ -163,6 +163,7 @@ class UnixFdTransport(asyncio.Transport):
         self._low_water = _DEFAULT_HIGH_WATER // 4
         self._protocol_paused = False
         self._paused = False
+        self._read_eof = False
         self._closing = False
         self._eof = False
         self._lost = False
@@ -187,26 +188,28 @@ class UnixFdTransport(asyncio.Transport):
     # Reading ---------------------------------------------------------------------
 
     def _start_reading(self) -> None:
-        if not self._closing and not self._paused:
+        if not self._closing and not self._paused and not self._read_eof:
             self._loop.add_reader(self._fd, self._read_ready)
 
     def is_reading(self) -> bool:
         """Whether the transport is receiving (not paused, not closing)."""
-        return not self._closing and not self._paused
+        return not self._closing and not self._paused and not self._read_eof
 
     def pause_reading(self) -> None:
         """Stop reading until :meth:`resume_reading`; data and fds wait in the socket."""
         if self._closing or self._paused:
             return
         self._paused = True
-        self._loop.remove_reader(self._fd)
+        if not self._read_eof:
+            self._loop.remove_reader(self._fd)
 
     def resume_reading(self) -> None:
         """Receive again after :meth:`pause_reading`."""
         if self._closing or not self._paused:
             return
         self._paused = False
-        self._loop.add_reader(self._fd, self._read_ready)
+        if not self._read_eof:  # after the end nothing more arrives
+            self._loop.add_reader(self._fd, self._read_ready)
 
     def _read_ready(self) -> None:
         if self._closing:
@@ -272,6 +275,7 @@ class UnixFdTransport(asyncio.Transport):
         return int.from_bytes(queued, sys.byteorder) == 0
 
     def _eof_received(self) -> None:
+        self._read_eof = True
         self._loop.remove_reader(self._fd)
         try:
             keep_open = self._protocol.eof_received()
@@ -280,9 +284,7 @@ class UnixFdTransport(asyncio.Transport):
         except BaseException as exc:
             self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
             return
-        if keep_open:
-            self._paused = True  # nothing more to read; keeps resume_reading from re-adding
-        else:
+        if not keep_open:
             self.close()
 
     # Writing ---------------------------------------------------------------------
