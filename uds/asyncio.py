@@ -6,6 +6,7 @@ cancelling a pending operation loses no message and no fd.
 """
 
 from uds._asyncio_ancillary import recv_ancillary, send_ancillary
+from uds._asyncio_fd_streams import FdStreamReader, FdStreamWriter, open_connection, start_server
 from uds._asyncio_protocol import (
     FdProtocol,
     UnixFdServer,
@@ -18,14 +19,18 @@ from uds._asyncio_streams import recv_fds, send_fds
 
 __all__ = [
     "FdProtocol",
+    "FdStreamReader",
+    "FdStreamWriter",
     "UnixFdServer",
     "UnixFdTransport",
     "UnixSeqpacketConn",
     "UnixSeqpacketListener",
     "create_connection",
     "create_server",
+    "open_connection",
     "recv_ancillary",
     "recv_fds",
     "send_ancillary",
     "send_fds",
+    "start_server",
 ]
