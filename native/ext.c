@@ -99,7 +99,7 @@ ext_recv_fds(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject
     }
     Py_ssize_t bufsize = PyLong_AsSsize_t(args[1]);
     int max_fds = uds_max_fds_arg(args[2]);
-    if (status == SOCK_FALLBACK || bufsize < 0 || max_fds < 0) {
+    if (status == SOCK_FALLBACK || bufsize < 0 || max_fds < 0 || uds_check_unix(&ref) != 0) {
         PyErr_Clear();
         TWIN("recv_fds");
     }
@@ -143,7 +143,7 @@ ext_recv_fds_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
         return NULL;
     }
     int max_fds = uds_max_fds_arg(args[2]);
-    if (status == SOCK_FALLBACK || max_fds < 0) {
+    if (status == SOCK_FALLBACK || max_fds < 0 || uds_check_unix(&ref) != 0) {
         TWIN("recv_fds_into");
     }
     Py_buffer buffer;

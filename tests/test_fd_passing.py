@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 import uds
+import uds.ancillary
 from tests.helpers import FilenoOnly, assert_cloexec, same_file
 
 SCM_MAX_FD = 253

@@ -11,7 +11,11 @@ import pytest
 
 import uds
 from tests.helpers import FilenoOnly, assert_blocking, assert_nonblocking
-from uds import _fd
+from uds import _fd, _impl
+
+# The shell cache belongs to the pure-Python implementation: the tests that look
+# into it call the twins (the C core reads fds without shells).
+twins = _impl._TWINS
 
 
 def _is_open(fd: int) -> bool:
@@ -42,8 +46,8 @@ def test_dropping_the_cached_shells_never_closes_the_callers_fd(
     stream_pair: tuple[socket.socket, socket.socket],
 ) -> None:
     a, b = stream_pair
-    uds.send_fds(FilenoOnly(a), b"x", [])
-    assert uds.recv_fds(FilenoOnly(b), 1, 0)[0] == b"x"
+    twins.send_fds(FilenoOnly(a), b"x", [])
+    assert twins.recv_fds(FilenoOnly(b), 1, 0)[0] == b"x"
     assert a.fileno() in _fd._SHELLS
     _fd._SHELLS.clear()
     gc.collect()
@@ -59,7 +63,7 @@ def test_uncached_shells_detach_too(
     monkeypatch.setattr(_fd, "_SHELL_CACHE_LIMIT", 0)
     _fd._SHELLS.clear()
     for _ in range(3):
-        assert uds.local_unix_addr(FilenoOnly(a)).is_unnamed
+        assert twins.local_unix_addr(FilenoOnly(a)).is_unnamed
     gc.collect()
     assert not _fd._SHELLS
     assert _is_open(a.fileno())
@@ -71,11 +75,11 @@ def test_a_closed_fd_is_ebadf_whether_or_not_its_shell_is_cached() -> None:
         wrapper = FilenoOnly(sock)
         _fd._SHELLS.pop(sock.fileno(), None)
         if cached:
-            assert uds.local_unix_addr(wrapper).is_unnamed
+            assert twins.local_unix_addr(wrapper).is_unnamed
             assert sock.fileno() in _fd._SHELLS
         sock.close()
         with pytest.raises(OSError) as closed:
-            uds.local_unix_addr(wrapper)
+            twins.local_unix_addr(wrapper)
         assert closed.value.errno == errno.EBADF, cached
 
 

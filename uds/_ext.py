@@ -270,14 +270,15 @@ def send_fds(sock: FileDescriptorLike, data: Buffer, fds: Iterable[FileDescripto
         Bytes sent (a stream socket may send fewer; the fds go with the first byte).
 
     Raises:
-        OSError: ``EBADF`` when an fd is not open or negative (nothing is sent);
+        OSError: ``EBADF`` when an fd is not open (nothing is sent);
             ``EAFNOSUPPORT`` when ``sock`` is not a unix socket.
-        ValueError: more than ``SCM_MAX_FD`` fds, or empty data with fds on a
-            stream socket.
+        ValueError: a negative fd or one beyond a C int, more than
+            ``SCM_MAX_FD`` fds, or empty data with fds on a stream socket.
         TypeError: an fd is neither an int nor has ``fileno()``.
         BrokenPipeError: the peer is gone (never ``SIGPIPE``).
     """
-    if (type(fds) is not list and type(fds) is not tuple) or not len(data):
+    # len() is 0 exactly for the empty buffers (array, mmap and memoryview too).
+    if (type(fds) is not list and type(fds) is not tuple) or not len(data):  # type: ignore[arg-type]
         return send_ancillary(sock, data, fds=fds)
     if not fds:
         # Nothing to pass: a plain send, on a socket of any family (as send_ancillary).
@@ -306,13 +307,14 @@ def recv_fds(sock: FileDescriptorLike, bufsize: int, max_fds: int) -> tuple[byte
 
     Raises:
         ValueError, TypeError: ``max_fds`` is not an int in 0..``SCM_MAX_FD``.
+        OSError: ``EAFNOSUPPORT`` when ``sock`` is not a unix socket (nothing is read).
         BlockingIOError: non-blocking socket with nothing to read.
     """
     space = fds_space(max_fds)
-    if isinstance(sock, _SocketType):
+    if isinstance(sock, _SocketType) and _family_of(sock) == _AF_UNIX:
         data, ancdata, msg_flags, _ = _recvmsg(sock, bufsize, space, _RECV_FLAGS)
     else:
-        data, ancdata, msg_flags, _ = call_on(sock, _recvmsg, bufsize, space, _RECV_FLAGS)
+        data, ancdata, msg_flags, _ = call_on_unix(sock, _recvmsg, bufsize, space, _RECV_FLAGS)
     return data, parse_fds(ancdata, msg_flags, max_fds)
 
 
@@ -321,10 +323,12 @@ def recv_fds_into(
 ) -> tuple[int, ReceivedFds]:
     """Like :func:`recv_fds`, but read into ``buffer`` and return the byte count."""
     space = fds_space(max_fds)
-    if isinstance(sock, _SocketType):
+    if isinstance(sock, _SocketType) and _family_of(sock) == _AF_UNIX:
         nbytes, ancdata, msg_flags, _ = _recvmsg_into(sock, (buffer,), space, _RECV_FLAGS)
     else:
-        nbytes, ancdata, msg_flags, _ = call_on(sock, _recvmsg_into, (buffer,), space, _RECV_FLAGS)
+        nbytes, ancdata, msg_flags, _ = call_on_unix(
+            sock, _recvmsg_into, (buffer,), space, _RECV_FLAGS
+        )
     return nbytes, parse_fds(ancdata, msg_flags, max_fds)
 
 

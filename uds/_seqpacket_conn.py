@@ -8,9 +8,13 @@ connection both read as 0 bytes, so a protocol that sends empty packets tells
 the end apart by readiness: once the peer is gone, ``select.poll`` reports
 ``POLLHUP`` and every read returns 0 at once.
 
-``MSG_EOR`` is not added to sends: on Linux every seqpacket send already is one
-complete record and the flag is accepted and ignored; pass it in ``flags`` if a
-platform needs it.
+Where the platform needs it (FreeBSD, which otherwise merges records), every
+send carries ``MSG_EOR`` (``_platform.SEQPACKET_SEND_FLAGS``); on Linux each
+seqpacket send already is one complete record.
+
+The data methods (``send``, ``recv``, ``recv_into``, ``peek``, ``send_fds``,
+``recv_fds``, ``send_many``, ``recv_many``) come from ``uds._seqpacket_io`` or
+its C twin, as :mod:`uds._impl` decides.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from uds._impl import SeqpacketIO
 __all__ = ["UnixSeqpacketConn", "NonblockingUnixSeqpacketConn"]
 
 _sys = _platform.current
-_SEND_FLAGS = _platform.SEND_FLAGS
+_SEND_FLAGS = _platform.SEQPACKET_SEND_FLAGS
 _RECV_FLAGS = _platform.RECV_FLAGS
 _SCM_MAX_FD = _platform.SCM_MAX_FD
 _MSG_TRUNC: int = _sys.MSG_TRUNC
