@@ -103,7 +103,12 @@ def pin_to_one_cpu(stack: ExitStack, *pids: int) -> int:
 
     The highest allowed CPU, as the C program picks: both ends of a ping-pong
     then take turns on one CPU instead of measuring cross-CPU wake-ups.
+
+    Raises:
+        Unavailable: the OS cannot pin (no ``os.sched_setaffinity``).
     """
+    if not hasattr(os, "sched_setaffinity"):
+        raise Unavailable("this OS has no os.sched_setaffinity to pin processes to a CPU")
     allowed = os.sched_getaffinity(0)
     cpu = max(allowed)
     stack.callback(os.sched_setaffinity, 0, allowed)

@@ -117,7 +117,10 @@ class PureWorker:
 
     def close(self) -> None:
         """Stop the worker (it tears down what it has set up)."""
-        self._requests.close()
+        try:
+            self._requests.close()
+        except BrokenPipeError:
+            pass  # it has exited already
         try:
             self._process.wait(30)
         except subprocess.TimeoutExpired:

@@ -25,7 +25,6 @@ from benchmarks._case import C_LIMIT, OURS, OURS_BEFORE, OURS_PURE, Case, Unavai
 from benchmarks._native import C_PROGRAM_VARIABLE, build_c_program, c_loop
 from benchmarks._pure import PureWorker, extract_before
 from benchmarks._timing import CPU, WALL, measure
-from uds import _impl
 
 __all__ = ["ALL_CASES", "Row", "Results", "Settings", "run"]
 
@@ -97,7 +96,7 @@ def machine_info() -> dict[str, str]:
         "uds": uds.__version__,
         "implementation": "C core (uds._native)"
         if uds.native_available()
-        else f"pure Python ({_impl.why_pure})",
+        else f"pure Python ({getattr(sys.modules.get('uds._impl'), 'why_pure', None)})",
     }
 
 

@@ -197,6 +197,9 @@ def test_pure_worker_refuses_to_time_the_c_core() -> None:
     assert "C core" in worker.stderr and worker.stdout == ""
 
 
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity"), reason="no os.sched_setaffinity on this OS"
+)
 def test_pin_to_one_cpu_pins_both_ends_and_restores() -> None:
     from contextlib import ExitStack
 

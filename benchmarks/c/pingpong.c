@@ -212,6 +212,10 @@ static void bind_abstract(void) {
 
 /* The highest CPU this process may run on: the Python side picks the same one. */
 static void pin_to_one_cpu(void) {
+#ifndef __linux__
+    fprintf(stderr, "pinning to a CPU is only implemented for Linux\n");
+    exit(2);
+#else
     cpu_set_t allowed, one;
     if (sched_getaffinity(0, sizeof allowed, &allowed) < 0) die("sched_getaffinity");
     int cpu = -1;
@@ -220,6 +224,7 @@ static void pin_to_one_cpu(void) {
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
     if (sched_setaffinity(0, sizeof one, &one) < 0) die("sched_setaffinity");
+#endif
 }
 
 static void echo(int fd) {
