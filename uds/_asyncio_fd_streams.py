@@ -33,9 +33,9 @@ class FdStreamReader(asyncio.StreamReader):
     """A StreamReader that keeps received fds with the bytes they came with.
 
     Read bytes as from any StreamReader, then call :meth:`take_fds` for the
-    fds that arrived with bytes already read. (On a stream the kernel hands
-    over fds with a chunk that may start with earlier bytes: see
-    :mod:`uds._asyncio_protocol`.)
+    fds that arrived with bytes already read. (The kernel hands over fds
+    with a chunk that may start with earlier bytes: see
+    :class:`uds.asyncio.UnixFdTransport`.)
     """
 
     def __init__(self, limit: int = _DEFAULT_LIMIT) -> None:

@@ -135,8 +135,21 @@ class UnixFdTransport(asyncio.Transport):
     Made by :func:`create_connection` and :func:`create_server`. Beyond
     :class:`asyncio.Transport`: :meth:`write` takes ``fds``. On a seqpacket
     socket every ``write`` is one packet (an empty one too) and every
-    ``data_received`` one packet; a packet longer than :data:`READ_SIZE`
-    ends the connection with ``EMSGSIZE``.
+    ``data_received`` one packet; a packet longer than 256 KiB ends the
+    connection with ``EMSGSIZE``.
+
+    On a stream, the kernel keeps fds with the bytes they were sent with: a
+    read that returns fds ends with (the first segment of) the write that
+    carried them and may begin with earlier bytes that carried none. So the
+    chunk after ``fds_received`` holds the first byte sent with the fds and
+    no byte of a later fd-carrying write; a protocol that frames its
+    messages takes the fds at the first frame that begins in that chunk.
+
+    Fds given to ``fds_received`` are the protocol's; a protocol without that
+    method gets none (they are closed). ``write`` sends the caller's fds at
+    once when the socket has room and otherwise queues duplicates, so the
+    caller may close its own as soon as ``write`` returns; ``abort``, a fatal
+    error or the end of the connection closes every duplicate still queued.
     """
 
     def __init__(
