@@ -228,6 +228,23 @@ ext_close_fds(PyObject *module, PyObject *list)
     Py_RETURN_NONE;
 }
 
+/* ReceivedFds.close, installed on the class by uds._impl: close() without a Python frame. */
+static PyObject *
+received_fds_close(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (uds_close_list(self) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyMethodDef uds_received_fds_methods[] = {
+    {"close", received_fds_close, METH_NOARGS,
+     "close($self, /)\n--\n\nClose every fd not yet taken; safe to call more than once."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyObject *
 ext_send_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {

@@ -120,7 +120,9 @@ native_set_docs(PyObject *module, PyObject *args)
     PyObject *function_docs, *method_docs;
     if (!PyArg_ParseTuple(args, "OO:set_docs", &function_docs, &method_docs) ||
         replace_docs(uds_ext_methods, function_docs) < 0 ||
-        replace_docs(uds_io_methods, method_docs) < 0) {
+        replace_docs(uds_io_methods, method_docs) < 0 ||
+        (method_docs != Py_None &&
+         replace_docs(uds_received_fds_methods, method_docs) < 0)) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -169,6 +171,11 @@ PyInit__native(void)
         return NULL;
     }
     if (PyModule_AddFunctions(module, uds_ext_methods) < 0) {
+        goto fail;
+    }
+    PyObject *close = PyDescr_NewMethod(&PyList_Type, &uds_received_fds_methods[0]);
+    if (close == NULL || PyModule_AddObject(module, "received_fds_close", close) < 0) {
+        Py_XDECREF(close);
         goto fail;
     }
     Py_INCREF(&uds_SocketSlots_Type);

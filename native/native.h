@@ -89,6 +89,7 @@ int uds_close_list(PyObject *list);
 /* ext.c, seqpacket.c, batch.c */
 extern PyMethodDef uds_ext_methods[];
 extern PyMethodDef uds_io_methods[];
+extern PyMethodDef uds_received_fds_methods[];
 extern PyTypeObject uds_SocketSlots_Type;
 extern PyTypeObject uds_SeqpacketIO_Type;
 PyObject *uds_send_many(int fd, PyObject *packets, int flags, int *would_block);

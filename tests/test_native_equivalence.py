@@ -267,3 +267,27 @@ def test_the_c_functions_carry_the_twins_docs_and_signatures() -> None:
         assert inspect.getdoc(getattr(uds.UnixSeqpacketConn, name)) == inspect.getdoc(
             getattr(_seqpacket_io.SeqpacketIO, name)
         ), name
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(["open", "closed", "taken"]), max_size=6))
+def test_received_fds_close(kinds: list[str]) -> None:
+    from tests.helpers import open_fds
+
+    results = []
+    for close in (uds.ReceivedFds.close, twin("received_fds_close")):
+        fds = list.__new__(uds.ReceivedFds)
+        opened = []
+        for kind in kinds:
+            if kind == "open":
+                r, w = os.pipe()
+                os.close(w)
+                opened.append(r)
+                list.append(fds, r)
+            else:
+                list.append(fds, 1_000_000 if kind == "closed" else -1)
+        result = outcome(close, fds)
+        still_open = set(opened) & open_fds()
+        results.append((result, list(fds), sorted(still_open)))
+    assert results[0] == results[1]
+    assert results[0][1:] == ([], [])

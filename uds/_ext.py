@@ -277,8 +277,8 @@ def send_fds(sock: FileDescriptorLike, data: Buffer, fds: Iterable[FileDescripto
         TypeError: an fd is neither an int nor has ``fileno()``.
         BrokenPipeError: the peer is gone (never ``SIGPIPE``).
     """
-    # len() is 0 exactly for the empty buffers (array, mmap and memoryview too).
-    if (type(fds) is not list and type(fds) is not tuple) or not len(data):  # type: ignore[arg-type]
+    empty = not (len(data) if type(data) is bytes else memoryview(data).nbytes)
+    if (type(fds) is not list and type(fds) is not tuple) or empty:
         return send_ancillary(sock, data, fds=fds)
     if not fds:
         # Nothing to pass: a plain send, on a socket of any family (as send_ancillary).

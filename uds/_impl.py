@@ -86,6 +86,10 @@ def _setup(module: types.ModuleType) -> None:
         for sock in probes:
             sock.close()
     _document(module.SeqpacketIO, _seqpacket_io.SeqpacketIO)
+    # ReceivedFds.close in one C call (the Python method stays as _TWINS.received_fds_close).
+    _TWINS.received_fds_close = ReceivedFds.close
+    module.set_docs(None, {"close": _doc_with_signature("close", ReceivedFds.close, "$self, ")})
+    ReceivedFds.close = module.received_fds_close  # type: ignore[method-assign]
 
 
 def _document(native_type: type, twin: type) -> None:
