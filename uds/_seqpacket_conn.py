@@ -298,6 +298,12 @@ class NonblockingUnixSeqpacketConn(_SeqpacketConn):
     Calls that would block raise :class:`BlockingIOError`; register
     :meth:`fileno` with any ``selectors.BaseSelector``. Otherwise as
     :class:`UnixSeqpacketConn`.
+
+    Timeouts belong to the blocking type. To turn this connection (say, one
+    accepted from a non-blocking listener) into a blocking one with read and
+    write timeouts, keeping its fd, queue and peer:
+    ``UnixSeqpacketConn.from_fd(conn.detach())``; the reverse works the same
+    way. ``set_nonblocking(False)`` alone makes calls block, without timeouts.
     """
 
     __slots__ = ()
