@@ -211,7 +211,7 @@ def markdown(results: Results, plot_name: Optional[str]) -> str:
         "# uds benchmark report",
         "",
         f"{info['date']} · {info['python']} · {info['os']} · {info['cpu']} · "
-        f"uds {info['uds']} ({info['implementation']}) · {results.settings.label} run "
+        f"uds {info['uds']} with {info['implementation']} · {results.settings.label} run "
         f"({results.settings.rounds} rounds of ~{results.settings.round_ms:g} ms "
         "per implementation, interleaved)",
         "",
@@ -226,7 +226,7 @@ def markdown(results: Results, plot_name: Optional[str]) -> str:
         + "Median ns per operation (lower is better); one operation is a send and its "
         "receive (a round trip for ping-pong, asyncio and selectors; per message for "
         "selectors and batches). Ratios: uds/by hand and uds/C from the uds (C core) "
-        "column, pure/by hand from the uds pure column.",
+        "column, pure/by hand from the uds pure column, pure/before = uds pure / uds before.",
         "",
         table(results),
         "",

@@ -94,7 +94,7 @@ def machine_info() -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
         "cpu": f"{cpu}, {os.cpu_count()} logical CPUs",
         "uds": uds.__version__,
-        "implementation": "C core (uds._native)"
+        "implementation": "the C core (uds._native)"
         if uds.native_available()
         else f"pure Python ({getattr(sys.modules.get('uds._impl'), 'why_pure', None)})",
     }
