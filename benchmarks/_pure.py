@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import os
+import select
 import subprocess
 import sys
 from contextlib import ExitStack
@@ -34,6 +35,8 @@ __all__ = ["BEFORE_COMMIT", "PureWorker", "extract_before"]
 
 _ROOT = Path(__file__).resolve().parent.parent
 _READY = "ready"
+#: How long a worker may take to set a case up or run one round.
+_TIMEOUT_S = 300
 #: The last commit before the C core: its uds is the pure-Python library of before.
 BEFORE_COMMIT = "f077193"
 
@@ -92,6 +95,10 @@ class PureWorker:
             self._requests.flush()
         except BrokenPipeError:
             pass  # it exited: the empty reply says so
+        # One line per request, so nothing is left buffered between replies.
+        if not select.select([self._replies], [], [], _TIMEOUT_S)[0]:
+            self._process.kill()
+            raise RuntimeError(f"the pure-Python worker did not answer {request!r} in time")
         reply = self._replies.readline()
         if not reply:
             raise RuntimeError("the pure-Python worker exited")
