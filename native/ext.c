@@ -5,6 +5,8 @@
 #include "native.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stddef.h>
 #include <string.h>
 
 #define TWIN(name) return uds_call_twin(name, args, nargs, kwnames)
@@ -228,6 +230,105 @@ ext_close_fds(PyObject *module, PyObject *list)
     Py_RETURN_NONE;
 }
 
+/* bind(2)/connect(2) with a sockaddr_un built here, so that a path may fill
+ * all of sun_path without a NUL (108 bytes on Linux), which CPython refuses.
+ * raw is the sun_path content: a path, or a NUL and an abstract name. */
+static int
+sockaddr_from_raw(PyObject *raw, struct sockaddr_un *addr, socklen_t *len)
+{
+    if (!PyBytes_Check(raw)) {
+        PyErr_SetString(PyExc_TypeError, "the address must be bytes");
+        return -1;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(raw);
+    if (size < 1 || (size_t)size > sizeof(addr->sun_path)) {
+        PyErr_Format(PyExc_ValueError, "an address of %zd bytes does not fit in sun_path", size);
+        return -1;
+    }
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    memcpy(addr->sun_path, PyBytes_AS_STRING(raw), (size_t)size);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)size);
+    return 0;
+}
+
+static PyObject *
+ext_bind_unix(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    sock_ref ref;
+    struct sockaddr_un addr;
+    socklen_t len;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "bind_unix(sock, raw) takes 2 arguments");
+        return NULL;
+    }
+    int status = uds_sock_ref(args[0], &ref);
+    if (status == SOCK_ERROR || sockaddr_from_raw(args[1], &addr, &len) < 0) {
+        return NULL;
+    }
+    if (status == SOCK_FALLBACK) {
+        PyErr_SetString(PyExc_TypeError, "bind_unix() needs a socket or an fd");
+        return NULL;
+    }
+    if (bind(ref.fd, (struct sockaddr *)&addr, len) != 0) {
+        return uds_set_errno(errno);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ext_connect_unix(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    sock_ref ref;
+    struct sockaddr_un addr;
+    socklen_t len;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "connect_unix(sock, raw) takes 2 arguments");
+        return NULL;
+    }
+    int status = uds_sock_ref(args[0], &ref);
+    if (status == SOCK_ERROR || sockaddr_from_raw(args[1], &addr, &len) < 0) {
+        return NULL;
+    }
+    if (status == SOCK_FALLBACK) {
+        PyErr_SetString(PyExc_TypeError, "connect_unix() needs a socket or an fd");
+        return NULL;
+    }
+    int result, error = 0;
+    Py_BEGIN_ALLOW_THREADS
+    result = connect(ref.fd, (struct sockaddr *)&addr, len);
+    error = errno;
+    Py_END_ALLOW_THREADS
+    if (result != 0 && error == EINTR) {
+        /* The connection goes on: wait for it as CPython does, then read its outcome. */
+        if (PyErr_CheckSignals() < 0) {
+            return NULL;
+        }
+        struct pollfd poller = {ref.fd, POLLOUT, 0};
+        int ready;
+        do {
+            Py_BEGIN_ALLOW_THREADS
+            ready = poll(&poller, 1, -1);
+            error = errno;
+            Py_END_ALLOW_THREADS
+            if (ready < 0 && error == EINTR && PyErr_CheckSignals() < 0) {
+                return NULL;
+            }
+        } while (ready < 0 && error == EINTR);
+        socklen_t size = sizeof(error);
+        if (ready < 0 || getsockopt(ref.fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) {
+            return uds_set_errno(errno);
+        }
+        result = error ? -1 : 0;
+    }
+    if (result != 0) {
+        return uds_set_errno(error);
+    }
+    Py_RETURN_NONE;
+}
+
 /* ReceivedFds.close, installed on the class by uds._impl: close() without a Python frame. */
 static PyObject *
 received_fds_close(PyObject *self, PyObject *unused)
@@ -319,6 +420,10 @@ PyMethodDef uds_ext_methods[] = {
      METH_FASTCALL | METH_KEYWORDS, "local_unix_addr(sock): see uds.local_unix_addr."},
     {"peer_unix_addr", (PyCFunction)(void (*)(void))ext_peer_unix_addr,
      METH_FASTCALL | METH_KEYWORDS, "peer_unix_addr(sock): see uds.peer_unix_addr."},
+    {"bind_unix", (PyCFunction)(void (*)(void))ext_bind_unix, METH_FASTCALL,
+     "bind_unix(sock, raw): bind(2) to the sun_path bytes raw (a path may fill sun_path)."},
+    {"connect_unix", (PyCFunction)(void (*)(void))ext_connect_unix, METH_FASTCALL,
+     "connect_unix(sock, raw): connect(2) to the sun_path bytes raw."},
     {"close_fds", (PyCFunction)ext_close_fds, METH_O,
      "close_fds(list): close every fd >= 0 in list, empty it, then raise the first error."},
     {"send_many", (PyCFunction)(void (*)(void))ext_send_many, METH_FASTCALL | METH_KEYWORDS,

@@ -14,6 +14,18 @@ from uds import _platform
 __all__ = ["UnixSocketAddr", "AddrName", "AddrLike", "naming"]
 
 _SUN_PATH_LEN: int = _platform.current.SUN_PATH_LEN
+# A path may fill sun_path without a NUL where the kernel does not need one
+# (Linux, FreeBSD, NetBSD); binding or connecting to one takes the C core,
+# since CPython's bind/connect keep a byte for the NUL. uds._impl raises
+# _path_limit to _FULL_PATH_LEN when the C core runs.
+_FULL_PATH_LEN: int = _SUN_PATH_LEN - (1 if _platform.current.PATH_NEEDS_NUL else 0)
+_path_limit: int = _SUN_PATH_LEN - 1
+
+
+def allow_full_length_paths() -> None:
+    """Accept paths of the full ``sun_path`` length (the C core can bind and connect them)."""
+    global _path_limit
+    _path_limit = _FULL_PATH_LEN
 _HAS_ABSTRACT: bool = _platform.current.HAS_ABSTRACT_ADDRESSES
 
 UNNAMED = "unnamed"
@@ -77,10 +89,12 @@ class UnixSocketAddr:
     def max_path_len() -> int:
         """The longest path, in bytes, that a socket can be bound or connected to.
 
-        One byte of ``sun_path`` is kept for the terminating NUL that other
-        programs expect to find.
+        Where the kernel does not need a terminating NUL (Linux, FreeBSD,
+        NetBSD), a path may fill all of ``sun_path`` (108 bytes on Linux) when
+        the C core runs (:func:`uds.native_available`); otherwise, and on
+        systems that need the NUL (macOS, OpenBSD), one byte is kept for it.
         """
-        return _SUN_PATH_LEN - 1
+        return _path_limit
 
     @staticmethod
     def max_abstract_len() -> int:
@@ -147,10 +161,16 @@ class UnixSocketAddr:
             raise ValueError("a socket path cannot be empty (use new_unspecified() for unnamed)")
         if b"\0" in raw:
             raise ValueError(f"a socket path cannot contain NUL bytes: {raw!r}")
-        limit = _SUN_PATH_LEN - 1
-        if len(raw) > limit:
+        if len(raw) > _path_limit:
+            why = ""
+            if len(raw) <= _FULL_PATH_LEN:
+                why = (
+                    " (a path that fills sun_path needs uds's C core, which is not running:"
+                    " CPython's bind and connect keep a byte for the NUL)"
+                )
             raise ValueError(
-                f"socket path is {len(raw)} bytes, longer than the limit of {limit}: {raw!r}"
+                f"socket path is {len(raw)} bytes, longer than the limit of {_path_limit}"
+                f"{why}: {raw!r}"
             )
         return cls(PATH, raw, _validated=True)
 

@@ -10,7 +10,7 @@ import socket
 from types import TracebackType
 from typing import Any, Awaitable, Callable, ClassVar, Iterable, Optional, TypeVar, Union
 
-from uds import _ancillary, _platform
+from uds import _ancillary, _platform, _sun_path
 from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr, naming
 from uds._ancillary import Buffer, Received, WritableBuffer, as_buffers
@@ -541,7 +541,7 @@ async def _connect_waiting(
     delay = _CONNECT_RETRY_FIRST
     while True:
         try:
-            sock.connect(target)
+            _sun_path.connect(sock, target)
         except BlockingIOError:
             # Linux: EAGAIN, the backlog is full (it never gives EINPROGRESS here).
             await sleep(delay)

@@ -56,7 +56,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Optional, Union
 
-from uds import _platform
+from uds import _platform, _sun_path
 from uds._addr import UnixSocketAddr
 from uds._fd import FileDescriptorLike, call_on
 
@@ -65,7 +65,7 @@ __all__ = ["SocketFile", "UnlinkingSocket", "bind_path"]
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 _SocketType = _socket.socket
-_bind = _SocketType.bind
+_bind = _sun_path.bind
 _PRIVATE_PREFIX = ".u"
 _PRIVATE_NAME = "s"
 _MAX_MODE = 0o7777
@@ -217,7 +217,7 @@ def _is_live(path: str, sock_type: int) -> bool:
     # hanging the probe; only ECONNREFUSED proves nobody is bound to the inode.
     probe = socket.socket(socket.AF_UNIX, sock_type | socket.SOCK_NONBLOCK)
     try:
-        probe.connect(path)
+        _sun_path.connect(probe, path)
     except ConnectionRefusedError:
         return False
     except OSError:

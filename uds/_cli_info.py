@@ -26,6 +26,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from uds import _sun_path
 from uds._addr import UnixSocketAddr
 from uds._cli_table import SocketEntry, Table, read_table
 
@@ -123,7 +124,7 @@ def _probe(addr: UnixSocketAddr, kind: int) -> str:
     sock = socket.socket(socket.AF_UNIX, kind)
     try:
         sock.setblocking(False)
-        sock.connect(addr.to_std())
+        _sun_path.connect(sock, addr.to_std())
     except BlockingIOError:
         return BUSY
     except ConnectionRefusedError:

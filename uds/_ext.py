@@ -13,7 +13,7 @@ import os
 import socket
 from typing import Iterable, Optional
 
-from uds import _platform
+from uds import _platform, _sun_path
 from uds._addr import _FROM_STD_CACHE, AddrLike, UnixSocketAddr, naming
 from uds._ancillary import Buffer, WritableBuffer, as_buffers, recv_ancillary, send_ancillary
 from uds._bind import UnlinkingSocket, bind_path
@@ -168,7 +168,7 @@ def bind_unix_addr(
                     backlog=backlog,
                 )
             else:
-                sock.bind(target.to_std())
+                _sun_path.bind(sock, target.to_std())
         except OSError as error:
             raise naming(error, target) from None
         if type & _TYPE_MASK in _LISTENING_TYPES:
@@ -195,7 +195,7 @@ def connect_to_unix_addr(addr: AddrLike, type: int = socket.SOCK_STREAM) -> sock
     target = UnixSocketAddr.new(addr)
     sock = _new_socket(type)
     try:
-        sock.connect(target.to_std())
+        _sun_path.connect(sock, target.to_std())
     except OSError as error:
         sock.close()
         raise naming(error, target) from None
@@ -222,11 +222,11 @@ def connect_from_to_unix_addr(
     sock = _new_socket(type)
     try:
         try:
-            sock.bind(source.to_std())
+            _sun_path.bind(sock, source.to_std())
         except OSError as error:
             raise naming(error, source) from None
         try:
-            sock.connect(target.to_std())
+            _sun_path.connect(sock, target.to_std())
         except OSError as error:
             raise naming(error, target) from None
     except BaseException:

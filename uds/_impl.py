@@ -15,7 +15,7 @@ import socket
 import types
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
-from uds import _platform, _seqpacket_io
+from uds import _addr, _platform, _seqpacket_io
 from uds._addr import UnixSocketAddr
 from uds._fds import ReceivedFds
 from uds._packet import Packet
@@ -142,6 +142,7 @@ def accelerate(twin: _F) -> _F:
 
 if native is not None:
     _setup(native)
+    _addr.allow_full_length_paths()
 
 if TYPE_CHECKING:
     SocketSlots = _seqpacket_io.SocketSlots

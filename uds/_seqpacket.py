@@ -36,6 +36,7 @@ import socket
 import time
 from typing import Callable, Optional, TypeVar
 
+from uds import _sun_path
 from uds._addr import AddrLike, UnixSocketAddr, naming
 from uds._bind import SocketFile, bind_path
 from uds._closeable import Closeable
@@ -238,7 +239,7 @@ def bind_to(
     if mode is not None or replace_stale or replace:
         raise ValueError(f"mode, replace_stale and replace apply to path addresses, not {addr}")
     try:
-        sock.bind(addr.to_std())
+        _sun_path.bind(sock, addr.to_std())
     except OSError as error:
         raise naming(error, addr) from None
     return None
@@ -263,7 +264,7 @@ def connect_to(
         if source is not None:
             bind_to(sock, source)
         try:
-            sock.connect(target.to_std())
+            _sun_path.connect(sock, target.to_std())
         except OSError as error:
             raise naming(error, target) from None
     except BaseException:

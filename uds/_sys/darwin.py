@@ -26,6 +26,7 @@ from uds._sys._structs import gids, timeval_ns, unpack
 NAME = "darwin"
 
 SUN_PATH_LEN = 104  # bsd/sys/un.h: char sun_path[104]
+PATH_NEEDS_NUL = True  # the kernel needs the NUL inside sun_path
 HAS_ABSTRACT_ADDRESSES = False
 HAS_SEQPACKET = False
 SEQPACKET_NEEDS_EOR = False  # no seqpacket at all

@@ -21,6 +21,7 @@ from uds._sys._structs import POINTER_SIZE, align, gids, timeval_ns, unpack
 NAME = "freebsd"
 
 SUN_PATH_LEN = 104  # sys/un.h: char sun_path[104]
+PATH_NEEDS_NUL = False  # the kernel accepts a path that fills sun_path without a NUL
 HAS_ABSTRACT_ADDRESSES = False
 HAS_SEQPACKET = True
 # FreeBSD 15 reworked unix SOCK_SEQPACKET (sys/kern/uipc_usrreq.c) to follow POSIX:

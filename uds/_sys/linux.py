@@ -22,6 +22,7 @@ import struct
 NAME = "linux"
 
 SUN_PATH_LEN = 108
+PATH_NEEDS_NUL = False  # the kernel accepts a path that fills sun_path without a NUL
 HAS_ABSTRACT_ADDRESSES = True
 HAS_SEQPACKET = True
 # Every send on a seqpacket socket is one record already (net/unix/af_unix.c,

@@ -20,6 +20,7 @@ from uds._sys._structs import gids, timeval_ns, unpack
 NAME = "netbsd"
 
 SUN_PATH_LEN = 104  # sys/un.h: char sun_path[104]
+PATH_NEEDS_NUL = False  # the kernel accepts a path that fills sun_path without a NUL
 HAS_ABSTRACT_ADDRESSES = False
 HAS_SEQPACKET = True
 # sys/kern/uipc_usrreq.c appends every seqpacket send as its own record

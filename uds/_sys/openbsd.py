@@ -15,6 +15,7 @@ from uds._sys._structs import timeval_ns, unpack
 NAME = "openbsd"
 
 SUN_PATH_LEN = 104  # sys/un.h: char sun_path[104]
+PATH_NEEDS_NUL = True  # the kernel needs the NUL inside sun_path
 HAS_ABSTRACT_ADDRESSES = False
 HAS_SEQPACKET = True
 # sys/kern/uipc_usrreq.c appends every seqpacket send as its own record
