@@ -275,7 +275,8 @@ _COLUMN_NOTES = """## Columns
 - **C**: `benchmarks/c/pingpong.c`, the same system calls as the uds row on
   the same socket type (`send`/`recv` for seqpacket `send`/`recv`,
   `sendmsg`/`recvmsg` with `SCM_RIGHTS` for `send_fds`/`recv_fds`, received fds
-  closed, `sendmmsg`/`recvmmsg` for batches, `getsockname`): the floor. It is
+  closed, `sendmmsg`/`recvmmsg` for batches, `getsockname`, `epoll_wait` +
+  `recv`/`send` for the selectors echo): the floor. It is
   started once per round, in turn with the others, and times itself (process
   start-up excluded).
 - **Ping-pong**: every column talks to the same echo peer, the C program's

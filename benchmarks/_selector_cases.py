@@ -83,6 +83,7 @@ def _case(count: int) -> Case:
         f"selectors_{count}",
         f"selectors echo, {count} connections (per message)",
         lambda stack: _echo(stack, count),
+        f"selectors_{count}",
         per=count,
     )
 

@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,6 +32,7 @@
 #define MAX_FDS 8
 #define BIG (64 * 1024)
 #define BATCH 32
+#define MAX_CONNS 1000
 
 static int a, b, pipe_fds[2];
 static char small[64], big[BIG], sink[BIG];
@@ -188,6 +192,53 @@ static void op_pingpong(void) {
 
 static clockid_t clock_id = CLOCK_MONOTONIC;
 
+/* The selectors echo: every client sends 64 B, the loop echoes each message
+ * epoll reports (recv then send on the server end), every client reads its
+ * reply, as benchmarks/_selector_cases.py does with selectors.EpollSelector. */
+static int conns, epoll_fd = -1, clients[MAX_CONNS], servers[MAX_CONNS];
+
+#ifdef __linux__
+static void open_conns(int count) {
+    conns = count;
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd < 0) die("epoll_create1");
+    for (int i = 0; i < count; i++) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+            die("socketpair");
+        clients[i] = sv[0];
+        servers[i] = sv[1];
+        struct epoll_event event = {.events = EPOLLIN, .data.fd = sv[1]};
+        if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, sv[1], &event) < 0) die("epoll_ctl");
+    }
+}
+
+static void op_echo_burst(void) {
+    static struct epoll_event events[MAX_CONNS];
+    for (int i = 0; i < conns; i++) plain_send(clients[i]);
+    for (int echoed = 0; echoed < conns;) {
+        /* Python's EpollSelector asks for as many events as fds are registered. */
+        int ready = epoll_wait(epoll_fd, events, conns, -1);
+        if (ready < 0) die("epoll_wait");
+        for (int i = 0; i < ready; i++) {
+            int server = events[i].data.fd;
+            plain_recv(server);
+            plain_send(server);
+            echoed++;
+        }
+    }
+    for (int i = 0; i < conns; i++) plain_recv(clients[i]);
+}
+#else
+static void open_conns(int count) {
+    (void)count;
+    fprintf(stderr, "the selectors cases use epoll: Linux only\n");
+    exit(2);
+}
+
+static void op_echo_burst(void) {}
+#endif
+
 static double now_ns(void) {
     struct timespec t;
     clock_gettime(clock_id, &t);
@@ -249,13 +300,13 @@ static pid_t start_echo_peer(void) {
     return child;
 }
 
-enum setup { PAIR, ABSTRACT, PEER, PINNED_PEER };
+enum setup { PAIR, ABSTRACT, PEER, PINNED_PEER, CONNS };
 
 static const struct {
     const char *key;
     void (*op)(void);
     enum setup setup;
-    int type;
+    int type; /* the socket type; for CONNS, the number of connections */
 } CASES[] = {
     {"send_recv_64", op_send_recv_64, PAIR, SOCK_STREAM},
     {"fds_1", op_fds_1, PAIR, SOCK_STREAM},
@@ -270,6 +321,9 @@ static const struct {
     {"seqpacket_mmsg_32", op_seqpacket_mmsg, PAIR, SOCK_SEQPACKET},
     {"dgram_loop_32", op_dgram_loop, PAIR, SOCK_DGRAM},
     {"dgram_mmsg_32", op_dgram_mmsg, PAIR, SOCK_DGRAM},
+    {"selectors_10", op_echo_burst, CONNS, 10},
+    {"selectors_100", op_echo_burst, CONNS, 100},
+    {"selectors_1000", op_echo_burst, CONNS, 1000},
     {"pingpong", op_pingpong, PINNED_PEER, SOCK_SEQPACKET},
     {"pingpong_unpinned", op_pingpong, PEER, SOCK_SEQPACKET},
 };
@@ -308,6 +362,11 @@ int main(int argc, char **argv) {
     case PAIR:
         new_pair(CASES[which].type);
         break;
+    case CONNS:
+        open_conns(CASES[which].type);
+        a = clients[0];
+        b = servers[0];
+        break;
     }
 
     for (long i = 0; i < n / 8 + 1; i++) op();
@@ -315,7 +374,15 @@ int main(int argc, char **argv) {
     for (long i = 0; i < n; i++) op();
     printf("%.0f\n", now_ns() - start);
 
-    close(a);
+    if (conns) {
+        for (int i = 0; i < conns; i++) {
+            close(clients[i]);
+            close(servers[i]);
+        }
+        close(epoll_fd);
+        a = b = -1;
+    }
+    if (a >= 0) close(a);
     if (b >= 0) close(b);
     if (child > 0 && waitpid(child, NULL, 0) < 0) die("waitpid");
     return 0;
