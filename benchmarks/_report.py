@@ -20,6 +20,7 @@ from benchmarks._case import (
 )
 from benchmarks._pure import BEFORE_COMMIT
 from benchmarks._suite import Results, Row
+from benchmarks._timing import paired_ratio
 
 __all__ = [
     "RATIO",
@@ -55,6 +56,9 @@ def columns(results: Results) -> list[str]:
 
 
 def _ratio(row: Row, over: str, ours: str = OURS) -> Optional[float]:
+    """``ours`` over ``over`` in the same rounds (median of the per-round ratios)."""
+    if ours in row.samples and over in row.samples:
+        return paired_ratio(row.samples[ours], row.samples[over])
     if ours in row.ns and over in row.ns:
         return row.ns[ours] / row.ns[over]
     return None
@@ -117,12 +121,12 @@ def _at_most(over: str, limit: float) -> Check:
 
 def _below_helpers(limit: float) -> Check:
     def check(row: Row, rows: dict[str, Row]) -> Optional[tuple[bool, str]]:
-        ours = row.ns.get(OURS)
-        others = {name: row.ns[name] for name in (STDLIB_FDS, MP_REDUCTION) if name in row.ns}
-        if ours is None or not others:
+        ratios = {name: _ratio(row, name) for name in (STDLIB_FDS, MP_REDUCTION)}
+        measured = {name: ratio for name, ratio in ratios.items() if ratio is not None}
+        if not measured:
             return None
-        shown = ", ".join(f"{ours / value:.2f}x {name}" for name, value in others.items())
-        return all(ours <= limit * value for value in others.values()), shown
+        shown = ", ".join(f"{ratio:.2f}x {name}" for name, ratio in measured.items())
+        return all(ratio <= limit for ratio in measured.values()), shown
 
     return check
 
@@ -226,7 +230,10 @@ def markdown(results: Results, plot_name: Optional[str]) -> str:
         + "Median ns per operation (lower is better); one operation is a send and its "
         "receive (a round trip for ping-pong, asyncio and selectors; per message for "
         "selectors and batches). Ratios: uds/by hand and uds/C from the uds (C core) "
-        "column, pure/by hand from the uds pure column, pure/before = uds pure / uds before.",
+        "column, pure/by hand from the uds pure column, pure/before = uds pure / uds "
+        "before; each is the median of the per-round ratios (both columns measured in "
+        "the same round), so load that comes and goes cancels; the batch target "
+        "compares medians of two rows.",
         "",
         table(results),
         "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import statistics
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -58,12 +59,16 @@ QUICK = Settings(round_ms=2.0, rounds=3, label="quick")
 
 @dataclass
 class Row:
-    """One case's medians in ns/op per column, or why it was skipped."""
+    """One case's medians in ns/op per column, or why it was skipped.
+
+    ``samples`` has each column's ns/op per round, rounds in the same order.
+    """
 
     case: Case
     ns: dict[str, float] = field(default_factory=dict)
     skipped: Optional[str] = None
     clock: str = CPU
+    samples: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -122,8 +127,14 @@ def _run_case(
                     pass  # the calls this case makes are new since
         if c_program is not None and case.c_key is not None:
             loops[C_LIMIT] = c_loop(c_program, case.c_key, clock)
-        ns = measure(loops, settings.round_ms, settings.rounds, clock)
-    return Row(case, {name: value / case.per for name, value in ns.items()}, clock=clock)
+        samples = measure(loops, settings.round_ms, settings.rounds, clock)
+    per_op = {name: [value / case.per for value in values] for name, values in samples.items()}
+    return Row(
+        case,
+        {name: statistics.median(values) for name, values in per_op.items()},
+        clock=clock,
+        samples=per_op,
+    )
 
 
 def run(settings: Settings, only: Optional[Sequence[str]] = None) -> Results:

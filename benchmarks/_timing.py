@@ -14,7 +14,7 @@ import statistics
 import time
 from typing import Callable, Optional
 
-__all__ = ["CPU", "WALL", "Loop", "clock_ns", "measure"]
+__all__ = ["CPU", "WALL", "Loop", "clock_ns", "measure", "paired_ratio"]
 
 CPU = "cpu"
 WALL = "wall"
@@ -56,10 +56,11 @@ def _probe_ns_per_op(loop: Loop, round_ns: float, clock: str) -> float:
 
 def measure(
     loops: dict[str, Loop], round_ms: float, rounds: int, clock: str = CPU
-) -> dict[str, float]:
-    """Median ns per operation of each loop over ``rounds`` interleaved rounds, on ``clock``.
+) -> dict[str, list[float]]:
+    """ns per operation of each loop in each of ``rounds`` interleaved rounds, on ``clock``.
 
     Self-timed loops (another process) must time themselves on the same clock.
+    Sample ``i`` of every loop comes from round ``i`` (see :func:`paired_ratio`).
 
     Every implementation runs the same operation count, sized so that the
     slowest one takes about ``round_ms`` per round. Within a round the
@@ -83,4 +84,14 @@ def measure(
             # behind (a process exiting, cold caches, a wakeup pattern).
             loops[name](warm_up)
             samples[name].append(_elapsed_ns(loops[name], n, clock) / n)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return samples
+
+
+def paired_ratio(ours: list[float], over: list[float]) -> float:
+    """The median over rounds of ``ours / over`` measured in the same round.
+
+    The two ran a few milliseconds apart, so load that comes and goes over
+    seconds (other programs on a shared machine) cancels in each round's ratio
+    instead of landing on one column's median and not the other's.
+    """
+    return statistics.median(a / b for a, b in zip(ours, over))

@@ -239,3 +239,14 @@ def test_c_program_times_on_the_clock_it_is_given(tmp_path: Path) -> None:
         assert float(ran.stdout) > 0
     wrong = subprocess.run([str(program), "seqpacket_64", "10", "sundial"], capture_output=True)
     assert wrong.returncode == 2
+
+
+def test_ratios_pair_the_columns_round_by_round() -> None:
+    from benchmarks._timing import paired_ratio
+
+    # Load arrives in round 2 for "over" and in round 3 for "ours": the medians of
+    # the columns (4 vs 200) would say 0.02; the rounds say 2.
+    ours = [2.0, 4.0, 400.0]
+    over = [1.0, 200.0, 200.0]
+    assert paired_ratio(ours, over) == 2.0
+    assert paired_ratio([3.0, 6.0], [1.0, 2.0]) == 3.0
