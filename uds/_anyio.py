@@ -279,7 +279,9 @@ async def create_unix_listener(
     try:
         if not _NONBLOCK:
             sock.setblocking(False)
-        socket_file = _core.bind_to(sock, target, mode=mode, replace_stale=replace_stale)
+        socket_file = _core.bind_to(
+            sock, target, mode=mode, replace_stale=replace_stale, backlog=backlog
+        )
         sock.listen(backlog)
     except BaseException:
         sock.close()

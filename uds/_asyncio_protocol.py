@@ -805,7 +805,7 @@ async def create_server(
         target = UnixSocketAddr.new(addr)
         sock = _new_socket(_check_kind(type))
         try:
-            socket_file = _core.bind_to(sock, target)
+            socket_file = _core.bind_to(sock, target, backlog=backlog)
             sock.listen(backlog)
         except BaseException:
             sock.close()

@@ -385,6 +385,9 @@ def bind_path(
     A live socket answers the probe connection; a stream listener sees it as a
     connection that closes at once.
 
+    With ``backlog``, a stream or seqpacket socket also listens, before any
+    other ``replace_stale`` binder may look at the path.
+
     ``replace=True`` is for handing a path over to a new server without
     refusing anyone: the socket is bound under a temporary name, made to
     listen (stream and seqpacket, with ``backlog``, default 128) and then
@@ -418,13 +421,21 @@ def bind_path(
         return _bind_replacing(
             sock, target, mode, sock_type, _DEFAULT_BACKLOG if backlog is None else backlog
         )
+    # With a backlog, a stream or seqpacket socket listens before the directory
+    # lock is released: between bind and listen it refuses connections, and a
+    # concurrent replace_stale would take it for stale and unlink it.
+    listen = backlog is not None and sock_type in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
     try:
         if replace_stale:
             with _directory_lock(target):
                 _remove_stale(target, sock_type)
                 _bind_at(sock, target, mode)
+                if listen:
+                    call_on(sock, _SocketType.listen, backlog)
         else:
             _bind_at(sock, target, mode)
+            if listen:
+                call_on(sock, _SocketType.listen, backlog)
     except OSError as error:
         if error.errno not in (errno.EADDRINUSE, errno.EEXIST):
             raise
