@@ -52,3 +52,11 @@ def test_setup_installs_are_visible_to_type_checkers() -> None:
     for command in installs:
         assert "pip install -e " in command
         assert "--config-settings editable_mode=compat" in command
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    """CI (.ci/run) must run exactly what the README tells a new user to run."""
+    test_command = [c for c in _setup_commands() if "pytest" in c]
+    assert len(test_command) == 1
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert test_command[0] in ci
