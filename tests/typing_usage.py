@@ -134,3 +134,13 @@ def supervisor() -> None:
 if __name__ == "__main__":
     blocking()
     asyncio.run(with_asyncio())
+
+
+def submodules_as_attributes() -> None:
+    """``import uds`` alone reaches the submodules, and mypy knows their types."""
+    pair: tuple[uds.nonblocking.UnixSeqpacketConn, uds.nonblocking.UnixSeqpacketConn]
+    pair = uds.nonblocking.UnixSeqpacketConn.pair()
+    for conn in pair:
+        conn.close()
+    received: uds.ancillary.Received | None = None
+    del received

@@ -6,6 +6,9 @@ extension functions accept any socket, wrapper or raw fd and never take
 ownership of it.
 """
 
+import importlib as _importlib
+import typing as _typing
+
 from uds._addr import AddrName, UnixSocketAddr
 from uds._authorize import PeerPolicy
 from uds._bind import SocketFile, UnlinkingSocket, bind_path
@@ -43,7 +46,35 @@ from uds.ext import (
     send_vectored_to_unix_addr,
 )
 
+if _typing.TYPE_CHECKING:
+    from uds import ancillary as ancillary
+    from uds import anyio as anyio
+    from uds import asyncio as asyncio
+    from uds import ext as ext
+    from uds import nonblocking as nonblocking
+    from uds import systemd as systemd
+
 __version__ = "0.1.0"
+
+# The public submodules, reachable as attributes (uds.asyncio.UnixSeqpacketConn)
+# without importing asyncio, anyio or systemd support at ``import uds``.
+_SUBMODULES = frozenset({"ancillary", "anyio", "asyncio", "ext", "nonblocking", "systemd"})
+
+
+def __getattr__(name: str) -> object:
+    """Import a public submodule on first use as an attribute of ``uds``.
+
+    Raises:
+        AttributeError: no such attribute.
+        ImportError: ``uds.anyio`` without the optional ``anyio`` package.
+    """
+    if name in _SUBMODULES:
+        return _importlib.import_module(f"uds.{name}")
+    raise AttributeError(f"module 'uds' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SUBMODULES})
 
 __all__ = [
     # addresses

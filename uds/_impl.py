@@ -9,6 +9,7 @@ their fast path to the twin. :func:`native_available` says which one runs.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import socket
@@ -39,7 +40,7 @@ if os.environ.get("UDS_PURE_PYTHON", "") not in ("", "0"):
     why_pure = "UDS_PURE_PYTHON is set"
 else:
     try:
-        from uds import _native as native  # type: ignore[attr-defined, no-redef]
+        native = importlib.import_module("uds._native")
     except ImportError as error:
         why_pure = f"uds._native is not available ({error})"
 
