@@ -14,8 +14,30 @@
  * Returns the count sent (an int), NULL with an exception, or None when an
  * item is not a buffer (nothing was sent; the twin raises). *blocked is set
  * when the kernel would block before every packet went out. */
+#ifdef __linux__
+typedef struct {
+    int fd;
+    struct mmsghdr *msgs;
+    unsigned count;
+} mmsg_call;
+
+static Py_ssize_t
+call_sendmmsg(void *context, int flags)
+{
+    mmsg_call *c = context;
+    return sendmmsg(c->fd, c->msgs, c->count, flags);
+}
+
+static Py_ssize_t
+call_recvmmsg(void *context, int flags)
+{
+    mmsg_call *c = context;
+    return recvmmsg(c->fd, c->msgs, c->count, flags, NULL);
+}
+#endif
+
 PyObject *
-uds_send_many(int fd, PyObject *packets, int flags, int *blocked)
+uds_send_many(int fd, PyObject *packets, int flags, uds_io_mode mode, int *blocked)
 {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(packets);
     PyObject **items = PySequence_Fast_ITEMS(packets);
@@ -53,20 +75,14 @@ uds_send_many(int fd, PyObject *packets, int flags, int *blocked)
             msgs[i].msg_hdr.msg_iov = &iovs[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
         }
-        int done_now;
-        Py_BEGIN_ALLOW_THREADS
-        done_now = sendmmsg(fd, msgs, count, flags);
-        error = errno;
-        Py_END_ALLOW_THREADS
+        mmsg_call context = {fd, msgs, count};
+        Py_ssize_t done_now = uds_io(call_sendmmsg, &context, flags, mode, &error);
         if (done_now >= 0) {
             sent += done_now;
             continue; /* after a short count the next call reports why */
         }
-        if (error == EINTR) {
-            if (PyErr_CheckSignals() < 0) {
-                goto done;
-            }
-            continue;
+        if (done_now == -2) {
+            goto done;
         }
         break;
     }
@@ -77,7 +93,7 @@ uds_send_many(int fd, PyObject *packets, int flags, int *blocked)
         memset(&msg, 0, sizeof(msg));
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
-        Py_ssize_t one = uds_sendmsg(fd, &msg, flags, &error);
+        Py_ssize_t one = uds_sendmsg(fd, &msg, flags, mode, &error);
         if (one == -2) {
             goto done;
         }
@@ -145,11 +161,12 @@ make_packet(PyObject *data, int truncated, PyObject *fds, PyObject *addr)
  * or None where the OS has no recvmmsg (the twin loops). */
 PyObject *
 uds_recv_many(int fd, Py_ssize_t bufsize, Py_ssize_t max_packets, int max_fds, int want_addr,
-              int flags, int *blocked)
+              int flags, uds_io_mode mode, int *blocked)
 {
     *blocked = 0;
 #ifndef __linux__
     (void)fd; (void)bufsize; (void)max_packets; (void)max_fds; (void)want_addr; (void)flags;
+    (void)mode;
     return Py_NewRef(Py_None);
 #else
     PyObject *list = NULL;
@@ -183,28 +200,21 @@ uds_recv_many(int fd, Py_ssize_t bufsize, Py_ssize_t max_packets, int max_fds, i
             msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_un);
         }
     }
-    for (;;) {
-        int error;
-        Py_BEGIN_ALLOW_THREADS
-        received = recvmmsg(fd, msgs, (unsigned)max_packets, flags, NULL);
-        error = errno;
-        Py_END_ALLOW_THREADS
-        if (received >= 0) {
-            break;
-        }
-        received = 0;
-        if (error == EINTR) {
-            if (PyErr_CheckSignals() < 0) {
-                goto done;
+    {
+        int error = 0;
+        mmsg_call context = {fd, msgs, (unsigned)max_packets};
+        Py_ssize_t got = uds_io(call_recvmmsg, &context, flags, mode, &error);
+        if (got < 0) {
+            if (got == -1) {
+                if (error == EAGAIN || error == EWOULDBLOCK) {
+                    *blocked = 1;
+                } else {
+                    uds_set_errno(error);
+                }
             }
-            continue;
+            goto done;
         }
-        if (error == EAGAIN || error == EWOULDBLOCK) {
-            *blocked = 1;
-        } else {
-            uds_set_errno(error);
-        }
-        goto done;
+        received = (int)got;
     }
     list = PyList_New(received);
     if (list == NULL) {

@@ -52,7 +52,7 @@ ext_send_fds(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject
     msg.msg_iovlen = 1;
     uds_build_rights(&msg, &control, fds, count);
     int error = 0;
-    Py_ssize_t sent = uds_sendmsg(ref.fd, &msg, U.send_flags, &error);
+    Py_ssize_t sent = uds_sendmsg(ref.fd, &msg, U.send_flags, uds_sock_mode(&ref, 0), &error);
     PyBuffer_Release(&data);
     if (sent == -2) {
         return NULL;
@@ -65,7 +65,8 @@ ext_send_fds(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject
 
 /* recvmsg for recv_fds and recv_fds_into: into buf, with room for max_fds fds. */
 static PyObject *
-receive_with_fds(int fd, char *buf, Py_ssize_t len, int max_fds, Py_ssize_t *received)
+receive_with_fds(int fd, char *buf, Py_ssize_t len, int max_fds, uds_io_mode mode,
+                 Py_ssize_t *received)
 {
     control_buffer control;
     struct iovec iov = {buf, (size_t)len};
@@ -76,7 +77,7 @@ receive_with_fds(int fd, char *buf, Py_ssize_t len, int max_fds, Py_ssize_t *rec
     msg.msg_control = &control;
     msg.msg_controllen = (size_t)uds_fds_space(max_fds);
     int error = 0;
-    Py_ssize_t n = uds_recvmsg(fd, &msg, U.recv_flags, &error);
+    Py_ssize_t n = uds_recvmsg(fd, &msg, U.recv_flags, mode, &error);
     if (n == -2) {
         return NULL;
     }
@@ -110,7 +111,8 @@ ext_recv_fds(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject
         return NULL;
     }
     Py_ssize_t n = 0;
-    PyObject *fds = receive_with_fds(ref.fd, PyBytes_AS_STRING(data), bufsize, max_fds, &n);
+    PyObject *fds = receive_with_fds(ref.fd, PyBytes_AS_STRING(data), bufsize, max_fds,
+                                     uds_sock_mode(&ref, 1), &n);
     if (fds == NULL) {
         Py_DECREF(data);
         return NULL;
@@ -154,7 +156,8 @@ ext_recv_fds_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
         TWIN("recv_fds_into");
     }
     Py_ssize_t n = 0;
-    PyObject *fds = receive_with_fds(ref.fd, buffer.buf, buffer.len, max_fds, &n);
+    PyObject *fds =
+        receive_with_fds(ref.fd, buffer.buf, buffer.len, max_fds, uds_sock_mode(&ref, 1), &n);
     PyBuffer_Release(&buffer);
     if (fds == NULL) {
         return NULL;
@@ -362,7 +365,8 @@ ext_send_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObjec
         TWIN("send_many");
     }
     int would_block = 0;
-    PyObject *sent = uds_send_many(ref.fd, args[1], U.send_flags, &would_block);
+    PyObject *sent =
+        uds_send_many(ref.fd, args[1], U.send_flags, uds_sock_mode(&ref, 0), &would_block);
     if (sent == Py_None) {
         Py_DECREF(sent);
         TWIN("send_many"); /* something the fast path does not take: the twin explains */
@@ -397,8 +401,8 @@ ext_recv_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObjec
     }
     int would_block = 0;
     PyObject *packets =
-        uds_recv_many(ref.fd, bufsize, max_packets, max_fds, 1,
-                      U.recv_flags | U.msg_waitforone, &would_block);
+        uds_recv_many(ref.fd, bufsize, max_packets, max_fds, 1, U.recv_flags | U.msg_waitforone,
+                      uds_sock_mode(&ref, 1), &would_block);
     if (packets == Py_None) {
         Py_DECREF(packets);
         TWIN("recv_many");

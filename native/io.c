@@ -45,6 +45,8 @@ uds_sock_ref(PyObject *sock, sock_ref *ref)
 {
     ref->is_socket_object = 0;
     ref->family = 0;
+    ref->type = 0;
+    ref->timeout = -1;
     if (!U.ready) {
         PyErr_SetString(PyExc_RuntimeError, "uds._native is used before uds._impl set it up");
         return SOCK_ERROR;
@@ -68,6 +70,8 @@ uds_sock_ref(PyObject *sock, sock_ref *ref)
         ref->fd = mirror->sock_fd;
         ref->is_socket_object = 1;
         ref->family = mirror->sock_family;
+        ref->type = mirror->sock_type;
+        ref->timeout = mirror->sock_timeout;
         return 0;
     }
     PyObject *method = PyObject_GetAttrString(sock, "fileno");
@@ -160,17 +164,74 @@ uds_pack_fds(PyObject *fds, int *out, Py_ssize_t *count)
     return 0;
 }
 
-/* sendmsg/recvmsg with the GIL released, retried after EINTR once signal
- * handlers have run (PEP 475). Return the count, -1 with *error set, or -2
- * when a signal handler raised (its exception is set). */
-Py_ssize_t
-uds_sendmsg(int fd, struct msghdr *msg, int flags, int *error)
+/* The mode for a call on ref: only socket objects say whether their fd
+ * blocks. A send may be tried with MSG_DONTWAIT first only where it is all or
+ * nothing (datagram, seqpacket): a stream send could go out in part. */
+uds_io_mode
+uds_sock_mode(const sock_ref *ref, int atomic)
 {
+    if (!ref->is_socket_object) {
+        return UDS_IO_RELEASE;
+    }
+    if (ref->timeout == 0) {
+        return UDS_IO_HOLD;
+    }
+    if (atomic || ref->type == SOCK_SEQPACKET || ref->type == SOCK_DGRAM) {
+        return UDS_IO_TRY_FIRST;
+    }
+    return UDS_IO_RELEASE;
+}
+
+/* The mode of a seqpacket object's socket (CPython's timeout 0 = O_NONBLOCK). */
+uds_io_mode
+uds_socket_object_mode(PyObject *sock)
+{
+    return ((socket_mirror *)sock)->sock_timeout == 0 ? UDS_IO_HOLD : UDS_IO_TRY_FIRST;
+}
+
+static int
+is_would_block(int error)
+{
+    return error == EAGAIN || error == EWOULDBLOCK;
+}
+
+/* Run call(context, flags) as mode says; retry after EINTR once signal
+ * handlers have run (PEP 475). Releasing the GIL costs about as much as a
+ * small send: where the fd blocks, the call is first tried with MSG_DONTWAIT
+ * (the data or the room is usually there), and only if it would block does
+ * the thread wait without the GIL. Returns the count, -1 with *error set, or
+ * -2 when a signal handler raised (its exception is set). */
+Py_ssize_t
+uds_io(uds_io_call call, void *context, int flags, uds_io_mode mode, int *error)
+{
+    if (mode != UDS_IO_RELEASE) {
+        /* MSG_DONTWAIT in both modes: even an fd whose O_NONBLOCK was cleared
+         * behind CPython's back never blocks while this thread holds the GIL. */
+        int first = flags | MSG_DONTWAIT;
+        for (;;) {
+            Py_ssize_t n = call(context, first);
+            int saved = errno;
+            if (n >= 0) {
+                return n;
+            }
+            if (saved == EINTR) {
+                if (PyErr_CheckSignals() < 0) {
+                    return -2;
+                }
+                continue;
+            }
+            if (mode == UDS_IO_HOLD || (flags & MSG_DONTWAIT) || !is_would_block(saved)) {
+                *error = saved;
+                return -1;
+            }
+            break; /* a blocking fd with nothing to do yet: wait below */
+        }
+    }
     for (;;) {
         Py_ssize_t n;
         int saved;
         Py_BEGIN_ALLOW_THREADS
-        n = sendmsg(fd, msg, flags);
+        n = call(context, flags);
         saved = errno;
         Py_END_ALLOW_THREADS
         if (n >= 0) {
@@ -186,27 +247,37 @@ uds_sendmsg(int fd, struct msghdr *msg, int flags, int *error)
     }
 }
 
-Py_ssize_t
-uds_recvmsg(int fd, struct msghdr *msg, int flags, int *error)
+typedef struct {
+    int fd;
+    struct msghdr *msg;
+} msg_call;
+
+static Py_ssize_t
+call_sendmsg(void *context, int flags)
 {
-    for (;;) {
-        Py_ssize_t n;
-        int saved;
-        Py_BEGIN_ALLOW_THREADS
-        n = recvmsg(fd, msg, flags);
-        saved = errno;
-        Py_END_ALLOW_THREADS
-        if (n >= 0) {
-            return n;
-        }
-        if (saved != EINTR) {
-            *error = saved;
-            return -1;
-        }
-        if (PyErr_CheckSignals() < 0) {
-            return -2;
-        }
-    }
+    msg_call *c = context;
+    return sendmsg(c->fd, c->msg, flags);
+}
+
+static Py_ssize_t
+call_recvmsg(void *context, int flags)
+{
+    msg_call *c = context;
+    return recvmsg(c->fd, c->msg, flags);
+}
+
+Py_ssize_t
+uds_sendmsg(int fd, struct msghdr *msg, int flags, uds_io_mode mode, int *error)
+{
+    msg_call context = {fd, msg};
+    return uds_io(call_sendmsg, &context, flags, mode, error);
+}
+
+Py_ssize_t
+uds_recvmsg(int fd, struct msghdr *msg, int flags, uds_io_mode mode, int *error)
+{
+    msg_call context = {fd, msg};
+    return uds_io(call_recvmsg, &context, flags, mode, error);
 }
 
 void

@@ -61,9 +61,21 @@ typedef enum {
 
 typedef struct {
     int fd;
-    int is_socket_object; /* a _socket.socket: its family is known without a syscall */
+    int is_socket_object; /* a _socket.socket: family, type and mode known without a syscall */
     int family;           /* only when is_socket_object */
+    int type;             /* only when is_socket_object */
+    int64_t timeout;      /* only when is_socket_object: -1 s blocking, 0 non-blocking */
 } sock_ref;
+
+/* How a system call runs (see uds_io). */
+typedef enum {
+    UDS_IO_RELEASE,   /* the fd may block: release the GIL around the call */
+    UDS_IO_HOLD,      /* the fd is non-blocking: the call cannot wait, keep the GIL */
+    UDS_IO_TRY_FIRST, /* blocking fd: try with MSG_DONTWAIT under the GIL, then wait without it */
+} uds_io_mode;
+
+/* One system call taking MSG_* flags, for uds_io. */
+typedef Py_ssize_t (*uds_io_call)(void *context, int flags);
 
 /* io.c: fds, system calls, control messages */
 int uds_sock_ref(PyObject *sock, sock_ref *ref);
@@ -73,8 +85,11 @@ PyObject *uds_call_twin(const char *name, PyObject *const *args, Py_ssize_t narg
                         PyObject *kwnames);
 PyObject *uds_set_errno(int error);
 int uds_pack_fds(PyObject *fds, int *out, Py_ssize_t *count);
-Py_ssize_t uds_sendmsg(int fd, struct msghdr *msg, int flags, int *error);
-Py_ssize_t uds_recvmsg(int fd, struct msghdr *msg, int flags, int *error);
+uds_io_mode uds_sock_mode(const sock_ref *ref, int atomic);
+uds_io_mode uds_socket_object_mode(PyObject *sock);
+Py_ssize_t uds_io(uds_io_call call, void *context, int flags, uds_io_mode mode, int *error);
+Py_ssize_t uds_sendmsg(int fd, struct msghdr *msg, int flags, uds_io_mode mode, int *error);
+Py_ssize_t uds_recvmsg(int fd, struct msghdr *msg, int flags, uds_io_mode mode, int *error);
 void uds_build_rights(struct msghdr *msg, void *control, const int *fds, Py_ssize_t count);
 PyObject *uds_collect_fds(struct msghdr *msg, int msg_flags, int max_fds);
 void uds_close_control_fds(struct msghdr *msg);
@@ -92,9 +107,10 @@ extern PyMethodDef uds_io_methods[];
 extern PyMethodDef uds_received_fds_methods[];
 extern PyTypeObject uds_SocketSlots_Type;
 extern PyTypeObject uds_SeqpacketIO_Type;
-PyObject *uds_send_many(int fd, PyObject *packets, int flags, int *would_block);
+PyObject *uds_send_many(int fd, PyObject *packets, int flags, uds_io_mode mode,
+                        int *would_block);
 PyObject *uds_recv_many(int fd, Py_ssize_t bufsize, Py_ssize_t max_packets, int max_fds,
-                        int want_addr, int flags, int *would_block);
+                        int want_addr, int flags, uds_io_mode mode, int *would_block);
 int uds_batch_init(PyObject *module);
 
 #endif

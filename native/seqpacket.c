@@ -69,13 +69,38 @@ PyTypeObject uds_SocketSlots_Type = {
     .tp_new = PyType_GenericNew,
 };
 
-/* self's fd, or -1 with *fallback set when the twin must handle the call. */
+/* self's fd, or -1 with *fallback set when the twin must handle the call;
+ * *mode says how its system calls run (a seqpacket send is all or nothing). */
 static int
-own_fd(SocketSlots *self, int *fallback)
+own_fd(SocketSlots *self, int *fallback, uds_io_mode *mode)
 {
     *fallback = !U.ready || self->sock == NULL || !U.sock_layout_ok ||
                 !PyObject_TypeCheck(self->sock, U.socket_type);
-    return *fallback ? -1 : uds_socket_object_fd(self->sock);
+    if (*fallback) {
+        return -1;
+    }
+    *mode = uds_socket_object_mode(self->sock);
+    return uds_socket_object_fd(self->sock);
+}
+
+typedef struct {
+    int fd;
+    void *buf;
+    size_t len;
+} buffer_call;
+
+static Py_ssize_t
+call_send(void *context, int flags)
+{
+    buffer_call *c = context;
+    return send(c->fd, c->buf, c->len, flags);
+}
+
+static Py_ssize_t
+call_recv(void *context, int flags)
+{
+    buffer_call *c = context;
+    return recv(c->fd, c->buf, c->len, flags);
 }
 
 /* The pure-Python twin of a method, called with self in front of args. */
@@ -175,7 +200,8 @@ io_send(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
 {
     long flags;
     int fallback;
-    int fd = own_fd(self, &fallback);
+    uds_io_mode mode;
+    int fd = own_fd(self, &fallback, &mode);
     if (fallback || kwnames != NULL || nargs < 1 || nargs > 2 ||
         int_arg(args, nargs, 1, &flags) < 0) {
         TWIN("send");
@@ -185,24 +211,15 @@ io_send(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         PyErr_Clear();
         TWIN("send");
     }
-    Py_ssize_t n;
     int error = 0;
-    for (;;) {
-        Py_BEGIN_ALLOW_THREADS
-        n = send(fd, data.buf, (size_t)data.len, (int)flags | U.seqpacket_send_flags);
-        error = errno;
-        Py_END_ALLOW_THREADS
-        if (n >= 0 || error != EINTR) {
-            break;
-        }
-        if (PyErr_CheckSignals() < 0) {
-            PyBuffer_Release(&data);
-            return NULL;
-        }
-    }
+    buffer_call context = {fd, data.buf, (size_t)data.len};
+    Py_ssize_t n = uds_io(call_send, &context, (int)flags | U.seqpacket_send_flags, mode, &error);
     PyBuffer_Release(&data);
     if (n >= 0) {
         return PyLong_FromSsize_t(n);
+    }
+    if (n == -2) {
+        return NULL;
     }
     if (!is_would_block(error)) {
         return uds_set_errno(error);
@@ -218,28 +235,18 @@ io_send(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
 
 /* recv(2) into buf: the count, -1 with an exception set, or -3 for EAGAIN. */
 static Py_ssize_t
-receive(int fd, char *buf, Py_ssize_t len, int flags, int *error)
+receive(int fd, char *buf, Py_ssize_t len, int flags, uds_io_mode mode, int *error)
 {
-    for (;;) {
-        Py_ssize_t n;
-        Py_BEGIN_ALLOW_THREADS
-        n = recv(fd, buf, (size_t)len, flags);
-        *error = errno;
-        Py_END_ALLOW_THREADS
-        if (n >= 0) {
-            return n;
-        }
-        if (*error != EINTR) {
-            if (is_would_block(*error)) {
-                return -3;
-            }
-            uds_set_errno(*error);
-            return -1;
-        }
-        if (PyErr_CheckSignals() < 0) {
-            return -1;
-        }
+    buffer_call context = {fd, buf, (size_t)len};
+    Py_ssize_t n = uds_io(call_recv, &context, flags, mode, error);
+    if (n >= 0 || n == -2) {
+        return n == -2 ? -1 : n;
     }
+    if (is_would_block(*error)) {
+        return -3;
+    }
+    uds_set_errno(*error);
+    return -1;
 }
 
 static PyObject *
@@ -248,7 +255,8 @@ recv_impl(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
 {
     long flags;
     int fallback;
-    int fd = own_fd(self, &fallback);
+    uds_io_mode mode;
+    int fd = own_fd(self, &fallback, &mode);
     if (fallback || kwnames != NULL || nargs < 1 || nargs > (extra_flags ? 1 : 2) ||
         !PyLong_CheckExact(args[0]) || int_arg(args, nargs, 1, &flags) < 0) {
         TWIN(name);
@@ -265,7 +273,7 @@ recv_impl(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
         return NULL;
     }
     int error;
-    Py_ssize_t n = receive(fd, PyBytes_AS_STRING(data), bufsize, (int)flags, &error);
+    Py_ssize_t n = receive(fd, PyBytes_AS_STRING(data), bufsize, (int)flags, mode, &error);
     if (n >= 0) {
         if (n != bufsize && _PyBytes_Resize(&data, n) < 0) {
             return NULL;
@@ -303,7 +311,8 @@ io_recv_into(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
 {
     long nbytes, flags;
     int fallback;
-    int fd = own_fd(self, &fallback);
+    uds_io_mode mode;
+    int fd = own_fd(self, &fallback, &mode);
     if (fallback || kwnames != NULL || nargs < 1 || nargs > 3 ||
         int_arg(args, nargs, 1, &nbytes) < 0 || int_arg(args, nargs, 2, &flags) < 0 ||
         nbytes < 0) {
@@ -323,7 +332,8 @@ io_recv_into(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
         TWIN("recv_into"); /* CPython returns 0 without a system call */
     }
     int error;
-    Py_ssize_t n = receive(fd, buffer.buf, nbytes ? nbytes : buffer.len, (int)flags, &error);
+    Py_ssize_t n =
+        receive(fd, buffer.buf, nbytes ? nbytes : buffer.len, (int)flags, mode, &error);
     PyBuffer_Release(&buffer);
     if (n >= 0) {
         return PyLong_FromSsize_t(n);
@@ -345,7 +355,8 @@ io_send_fds(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObject
 {
     long flags;
     int fallback;
-    int fd = own_fd(self, &fallback);
+    uds_io_mode mode;
+    int fd = own_fd(self, &fallback, &mode);
     int fds[UDS_CONTROL_MAX / sizeof(int)];
     Py_ssize_t count = 0;
     if (fallback || kwnames != NULL || nargs < 2 || nargs > 3 ||
@@ -365,7 +376,7 @@ io_send_fds(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObject
     msg.msg_iovlen = 1;
     uds_build_rights(&msg, &control, fds, count);
     int error = 0;
-    Py_ssize_t sent = uds_sendmsg(fd, &msg, (int)flags | U.seqpacket_send_flags, &error);
+    Py_ssize_t sent = uds_sendmsg(fd, &msg, (int)flags | U.seqpacket_send_flags, mode, &error);
     PyBuffer_Release(&data);
     if (sent >= 0) {
         return PyLong_FromSsize_t(sent);
@@ -390,7 +401,8 @@ io_recv_fds(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObject
 {
     long flags;
     int fallback;
-    int fd = own_fd(self, &fallback);
+    uds_io_mode mode;
+    int fd = own_fd(self, &fallback, &mode);
     int max_fds = nargs >= 2 ? uds_max_fds_arg(args[1]) : -1;
     if (fallback || kwnames != NULL || nargs < 2 || nargs > 3 || max_fds < 0 ||
         !PyLong_CheckExact(args[0]) || int_arg(args, nargs, 2, &flags) < 0) {
@@ -414,7 +426,7 @@ io_recv_fds(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObject
     msg.msg_control = &control;
     msg.msg_controllen = (size_t)uds_fds_space(max_fds);
     int error = 0;
-    Py_ssize_t n = uds_recvmsg(fd, &msg, (int)flags | U.recv_flags, &error);
+    Py_ssize_t n = uds_recvmsg(fd, &msg, (int)flags | U.recv_flags, mode, &error);
     if (n < 0) {
         Py_DECREF(data);
         if (n == -2) {
@@ -461,14 +473,16 @@ io_send_many(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
 {
     long flags;
     int fallback;
-    int fd = own_fd(self, &fallback);
+    uds_io_mode mode;
+    int fd = own_fd(self, &fallback, &mode);
     if (fallback || kwnames != NULL || nargs < 1 || nargs > 2 ||
         int_arg(args, nargs, 1, &flags) < 0 ||
         (!PyList_CheckExact(args[0]) && !PyTuple_CheckExact(args[0]))) {
         TWIN("send_many");
     }
     int blocked = 0;
-    PyObject *sent = uds_send_many(fd, args[0], (int)flags | U.seqpacket_send_flags, &blocked);
+    PyObject *sent =
+        uds_send_many(fd, args[0], (int)flags | U.seqpacket_send_flags, mode, &blocked);
     if (sent == Py_None) {
         Py_DECREF(sent);
         TWIN("send_many");
@@ -495,7 +509,8 @@ io_recv_many(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
 {
     long flags;
     int fallback;
-    int fd = own_fd(self, &fallback);
+    uds_io_mode mode;
+    int fd = own_fd(self, &fallback, &mode);
     int max_fds = nargs >= 3 ? uds_max_fds_arg(args[2]) : 0;
     if (fallback || kwnames != NULL || nargs < 2 || nargs > 4 || max_fds < 0 ||
         !PyLong_CheckExact(args[0]) || !PyLong_CheckExact(args[1]) ||
@@ -510,7 +525,8 @@ io_recv_many(SocketSlots *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
     }
     int blocked = 0;
     PyObject *packets = uds_recv_many(fd, bufsize, max_packets, max_fds, 0,
-                                      (int)flags | U.recv_flags | U.msg_waitforone, &blocked);
+                                      (int)flags | U.recv_flags | U.msg_waitforone, mode,
+                                      &blocked);
     if (packets == Py_None) {
         Py_DECREF(packets);
         TWIN("recv_many");
