@@ -17,6 +17,7 @@ import uds
 from benchmarks import (
     _async_cases,
     _batch_cases,
+    _loop_cases,
     _peer_cases,
     _selector_cases,
     _seqpacket_cases,
@@ -36,6 +37,7 @@ ALL_CASES: list[Case] = [
     *_batch_cases.CASES,
     *_selector_cases.CASES,
     *_async_cases.CASES,
+    *_loop_cases.CASES,
 ]
 
 
