@@ -54,6 +54,7 @@ from uds._addr import AddrLike, UnixSocketAddr
 from uds._asyncio_seqpacket import _connect_waiting
 from uds._bind import SocketFile
 from uds._cmsg import fd_array, fds_space, parse_fds
+from uds._ext import recv_fds
 from uds._fd import FileDescriptorLike
 from uds._fds import ReceivedFds, close_all
 
@@ -228,17 +229,22 @@ class UnixFdTransport(asyncio.Transport):
         if self._closing:
             return
         try:
-            buffer = _read_buffer()
-            nbytes, ancdata, flags, _ = _recvmsg_into(
-                self._sock, (buffer,), _ANCILLARY_SPACE, _RECV_FLAGS
-            )
-            data = bytes(buffer[:nbytes])
+            if self._seqpacket:
+                buffer = _read_buffer()
+                nbytes, ancdata, flags, _ = _recvmsg_into(
+                    self._sock, (buffer,), _ANCILLARY_SPACE, _RECV_FLAGS
+                )
+                data = bytes(buffer[:nbytes])
+                fds = parse_fds(ancdata, flags, _SCM_MAX_FD)
+            else:
+                # A stream cannot truncate: one call (in C where the C core runs).
+                data, fds = recv_fds(self._sock, READ_SIZE, _SCM_MAX_FD)
+                flags = 0
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             self._fatal_error(exc, "Fatal read error on a uds transport")
             return
-        fds = parse_fds(ancdata, flags, _SCM_MAX_FD)
         try:
             if self._seqpacket and flags & _MSG_TRUNC:
                 fds.close()
@@ -316,6 +322,24 @@ class UnixFdTransport(asyncio.Transport):
             RuntimeError: after :meth:`write_eof`.
             TypeError: ``data`` is not bytes-like or an fd is not an fd.
         """
+        if (
+            type(data) is bytes
+            and data
+            and fds == ()
+            and not (self._buffer or self._closing or self._eof)
+        ):
+            # The common case, without building an fd array or a view.
+            try:
+                sent = self._sock.send(data, self._send_flags)
+            except (BlockingIOError, InterruptedError):
+                self._queue(data, ())
+                return
+            except OSError as exc:
+                self._fatal_error(exc, "Fatal write error on a uds transport")
+                return
+            if sent != len(data):
+                self._queue(data[sent:], ())
+            return
         view = memoryview(data).cast("B")
         numbers = fd_array(fds)
         if numbers and not view and not self._seqpacket:
