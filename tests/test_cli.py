@@ -49,7 +49,8 @@ def is_bound(address: str, kind: int, *, listening: bool = True) -> bool:
 
     Reads /proc/net/unix, so nothing connects to the socket to find out.
     """
-    with open("/proc/net/unix") as table:
+    # Names are bytes: another process may have bound one that is not UTF-8.
+    with open("/proc/net/unix", errors="surrogateescape") as table:
         next(table)
         for line in table:
             fields = line.split(None, 7)

@@ -424,18 +424,20 @@ def bind_path(
     # With a backlog, a stream or seqpacket socket listens before the directory
     # lock is released: between bind and listen it refuses connections, and a
     # concurrent replace_stale would take it for stale and unlink it.
-    listen = backlog is not None and sock_type in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
+    listen = sock_type in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
     try:
         if replace_stale:
             with _directory_lock(target):
                 _remove_stale(target, sock_type)
                 _bind_at(sock, target, mode)
-                if listen:
-                    call_on(sock, _SocketType.listen, backlog)
+                socket_file = SocketFile.record(target)
+                if listen and backlog is not None:
+                    _listen_or_unlink(sock, socket_file, backlog)
         else:
             _bind_at(sock, target, mode)
-            if listen:
-                call_on(sock, _SocketType.listen, backlog)
+            socket_file = SocketFile.record(target)
+            if listen and backlog is not None:
+                _listen_or_unlink(sock, socket_file, backlog)
     except OSError as error:
         if error.errno not in (errno.EADDRINUSE, errno.EEXIST):
             raise
@@ -443,4 +445,13 @@ def bind_path(
         if description is None:
             raise
         raise _in_use(target, description) from None
-    return SocketFile.record(target)
+    return socket_file
+
+
+def _listen_or_unlink(sock: FileDescriptorLike, socket_file: SocketFile, backlog: int) -> None:
+    """Listen; if that fails (or a signal handler raises), remove the file just bound."""
+    try:
+        call_on(sock, _SocketType.listen, backlog)
+    except BaseException:
+        socket_file.unlink()
+        raise

@@ -254,6 +254,20 @@ def _octal_mode(text: str) -> int:
     return mode
 
 
+@contextlib.contextmanager
+def _terminating_signals_deferred() -> Iterator[None]:
+    """Hold SIGTERM/SIGHUP back (this thread; the CLI has no other yet) until the block ends.
+
+    A signal that arrives meanwhile is delivered when the block ends, and its
+    handler then unwinds with the cleanup registered inside the block.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _TERMINATING_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def cmd_listen(args: argparse.Namespace) -> int:
     """Listen on ADDR, serve one peer (or each in turn with --keep-open)."""
     addr = _address(args.address)
@@ -269,18 +283,20 @@ def cmd_listen(args: argparse.Namespace) -> int:
     label = str(addr)
     with contextlib.ExitStack() as stack:
         fds = _open_all(args.send_fd, stack)
-        try:
-            listener = bind_unix_addr(
-                addr,
-                args.type,
-                mode=args.mode,
-                replace_stale=args.replace_stale,
-                replace=args.replace,
-            )
-        except OSError as error:
-            raise _failure(f"cannot listen on {addr}", error) from None
-        stack.enter_context(listener)
-        _remove_on_exit(addr, stack)
+        # A SIGTERM between bind() and the cleanup below would leave the file.
+        with _terminating_signals_deferred():
+            try:
+                listener = bind_unix_addr(
+                    addr,
+                    args.type,
+                    mode=args.mode,
+                    replace_stale=args.replace_stale,
+                    replace=args.replace,
+                )
+            except OSError as error:
+                raise _failure(f"cannot listen on {addr}", error) from None
+            stack.enter_context(listener)
+            _remove_on_exit(addr, stack)
         if args.type == socket.SOCK_DGRAM:
             if args.creds:
                 _pass_credentials(listener)
