@@ -1055,8 +1055,14 @@ def test_cli_addresses_read_as_they_print(
     monkeypatch.chdir(tmp_path)
     # "./@svc" is the file "@svc", "@name" is abstract: as UnixSocketAddr prints them.
     with uds_process("listen", "--seqpacket", "./@svc") as server:
-        wait_bound("@svc", socket.SOCK_SEQPACKET, server)  # /proc shows the path as bound
-        assert (tmp_path / "@svc").exists()
+        # /proc shows the path as bound under the name given to bind(), "@svc", which
+        # another process's relative path (or abstract name) could show too: wait for
+        # our file first.
+        deadline = time.monotonic() + TIMEOUT
+        while not (tmp_path / "@svc").exists():
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        wait_bound("@svc", socket.SOCK_SEQPACKET, server)
         text = run_uds("info", "./@svc")
         assert text.stdout.decode().splitlines()[0] == "./@svc: listening (seqpacket)"
         with uds.UnixSeqpacketConn.connect("@svc") as client:  # connect takes a path
