@@ -16,6 +16,37 @@ typedef union {
     char bytes[UDS_CONTROL_MAX];
 } control_buffer;
 
+/* sendmsg for send_fds. On a blocking stream socket the call is first tried
+ * with MSG_DONTWAIT under the GIL like the others; if only part of the data
+ * fits, the rest follows (without the fds, which went with the first byte)
+ * in blocking sends, as one blocking sendmsg would have done. */
+static Py_ssize_t
+send_all_or_part(sock_ref ref, struct msghdr *msg, struct iovec *iov, int *error)
+{
+    uds_io_mode mode = uds_sock_mode(&ref, 0);
+    if (mode != UDS_IO_RELEASE || !ref.is_socket_object || ref.timeout >= 0) {
+        return uds_sendmsg(ref.fd, msg, U.send_flags, mode, error);
+    }
+    Py_ssize_t sent = uds_sendmsg(ref.fd, msg, U.send_flags, UDS_IO_TRY_FIRST, error);
+    size_t total = iov->iov_len;
+    msg->msg_control = NULL;
+    msg->msg_controllen = 0;
+    while (sent > 0 && (size_t)sent < total) {
+        struct iovec rest = {(char *)iov->iov_base + sent, total - (size_t)sent};
+        msg->msg_iov = &rest;
+        Py_ssize_t more = uds_sendmsg(ref.fd, msg, U.send_flags, UDS_IO_RELEASE, error);
+        msg->msg_iov = iov;
+        if (more == -2) {
+            return -2;
+        }
+        if (more <= 0) {
+            break; /* report what went out; the error repeats on the next call */
+        }
+        sent += more;
+    }
+    return sent;
+}
+
 static PyObject *
 ext_send_fds(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -52,7 +83,7 @@ ext_send_fds(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject
     msg.msg_iovlen = 1;
     uds_build_rights(&msg, &control, fds, count);
     int error = 0;
-    Py_ssize_t sent = uds_sendmsg(ref.fd, &msg, U.send_flags, uds_sock_mode(&ref, 0), &error);
+    Py_ssize_t sent = send_all_or_part(ref, &msg, &iov, &error);
     PyBuffer_Release(&data);
     if (sent == -2) {
         return NULL;
@@ -102,7 +133,8 @@ ext_recv_fds(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject
     }
     Py_ssize_t bufsize = PyLong_AsSsize_t(args[1]);
     int max_fds = uds_max_fds_arg(args[2]);
-    if (status == SOCK_FALLBACK || bufsize < 0 || max_fds < 0 || uds_check_unix(&ref) != 0) {
+    if (status == SOCK_FALLBACK || bufsize < 0 || max_fds < 0 ||
+        (max_fds > 0 && uds_check_unix(&ref) != 0)) {
         PyErr_Clear();
         TWIN("recv_fds");
     }
@@ -147,7 +179,7 @@ ext_recv_fds_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
         return NULL;
     }
     int max_fds = uds_max_fds_arg(args[2]);
-    if (status == SOCK_FALLBACK || max_fds < 0 || uds_check_unix(&ref) != 0) {
+    if (status == SOCK_FALLBACK || max_fds < 0 || (max_fds > 0 && uds_check_unix(&ref) != 0)) {
         TWIN("recv_fds_into");
     }
     Py_buffer buffer;

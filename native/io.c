@@ -445,11 +445,14 @@ typedef struct {
 
 static addr_slot addr_cache[ADDR_CACHE_SLOTS];
 
+/* A slot from the length and the last bytes: names of one service differ at
+ * the end (a counter, a pid), and memcmp confirms every hit anyway. */
 static unsigned
 addr_hash(const char *bytes, socklen_t length)
 {
     uint32_t hash = 2166136261u ^ (uint32_t)length;
-    for (socklen_t i = 0; i < length; i++) {
+    socklen_t from = length > 8 ? length - 8 : 0;
+    for (socklen_t i = from; i < length; i++) {
         hash = (hash ^ (unsigned char)bytes[i]) * 16777619u;
     }
     return hash % ADDR_CACHE_SLOTS;

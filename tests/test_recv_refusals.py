@@ -38,3 +38,17 @@ def test_receiving_fds_on_tcp_is_refused_and_reads_nothing(
         assert refused.value.errno == errno.EAFNOSUPPORT
         assert "AF_INET" in str(refused.value)
     assert conn.recv(16) == b"kept"
+
+
+def test_without_fds_any_socket_works_both_ways(
+    tcp_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """max_fds=0 and an empty fd list are plain receives and sends, on any family."""
+    client, conn = tcp_pair
+    assert uds.send_fds(client, b"plain", []) == 5
+    data, fds = uds.recv_fds(conn, 16, 0)
+    assert (data, fds) == (b"plain", [])
+    client.sendall(b"into")
+    buffer = bytearray(8)
+    count, fds = uds.recv_fds_into(FilenoOnly(conn), buffer, 0)
+    assert (bytes(buffer[:count]), fds) == (b"into", [])

@@ -307,14 +307,18 @@ def recv_fds(sock: FileDescriptorLike, bufsize: int, max_fds: int) -> tuple[byte
 
     Raises:
         ValueError, TypeError: ``max_fds`` is not an int in 0..``SCM_MAX_FD``.
-        OSError: ``EAFNOSUPPORT`` when ``sock`` is not a unix socket (nothing is read).
+        OSError: ``EAFNOSUPPORT`` when ``max_fds`` > 0 and ``sock`` is not a unix
+            socket (nothing is read); with ``max_fds=0`` any socket works, as
+            :func:`send_fds` without fds does.
         BlockingIOError: non-blocking socket with nothing to read.
     """
     space = fds_space(max_fds)
-    if isinstance(sock, _SocketType) and _family_of(sock) == _AF_UNIX:
+    if isinstance(sock, _SocketType) and (not max_fds or _family_of(sock) == _AF_UNIX):
         data, ancdata, msg_flags, _ = _recvmsg(sock, bufsize, space, _RECV_FLAGS)
     else:
-        data, ancdata, msg_flags, _ = call_on_unix(sock, _recvmsg, bufsize, space, _RECV_FLAGS)
+        # No fds asked for: a plain receive, on a socket of any family (as send_fds).
+        call = call_on_unix if max_fds else call_on
+        data, ancdata, msg_flags, _ = call(sock, _recvmsg, bufsize, space, _RECV_FLAGS)
     return data, parse_fds(ancdata, msg_flags, max_fds)
 
 
@@ -323,12 +327,11 @@ def recv_fds_into(
 ) -> tuple[int, ReceivedFds]:
     """Like :func:`recv_fds`, but read into ``buffer`` and return the byte count."""
     space = fds_space(max_fds)
-    if isinstance(sock, _SocketType) and _family_of(sock) == _AF_UNIX:
+    if isinstance(sock, _SocketType) and (not max_fds or _family_of(sock) == _AF_UNIX):
         nbytes, ancdata, msg_flags, _ = _recvmsg_into(sock, (buffer,), space, _RECV_FLAGS)
     else:
-        nbytes, ancdata, msg_flags, _ = call_on_unix(
-            sock, _recvmsg_into, (buffer,), space, _RECV_FLAGS
-        )
+        call = call_on_unix if max_fds else call_on
+        nbytes, ancdata, msg_flags, _ = call(sock, _recvmsg_into, (buffer,), space, _RECV_FLAGS)
     return nbytes, parse_fds(ancdata, msg_flags, max_fds)
 
 
