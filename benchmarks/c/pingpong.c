@@ -70,11 +70,7 @@ static size_t recv_some(int fd, char *into, size_t len, int maxfds) {
         struct cmsghdr align;
     } control;
     struct iovec iov = {into, len};
-    struct sockaddr_un from;
-    struct msghdr msg = {0};
-    /* CPython's recvmsg and uds ask for the sender's address: so does this. */
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
+    struct msghdr msg = {0}; /* no msg_name: uds's recv_fds does not ask for it */
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     if (maxfds) {
