@@ -75,9 +75,9 @@ async def send_fds(
 async def recv_fds(
     reader_or_socket: Union[asyncio.StreamReader, FileDescriptorLike],
     bufsize: int,
-    maxfds: int,
+    max_fds: int,
 ) -> tuple[bytes, ReceivedFds]:
-    """Receive up to ``bufsize`` bytes and ``maxfds`` fds from a StreamReader or a socket.
+    """Receive up to ``bufsize`` bytes and ``max_fds`` fds from a StreamReader or a socket.
 
     Received fds are close-on-exec and owned by the caller. For a
     :class:`asyncio.StreamReader`, bytes the reader has already buffered are
@@ -96,13 +96,13 @@ async def recv_fds(
         ``(data, fds)``; ``b""`` and no fds at end of stream.
 
     Raises:
-        ValueError: a blocking socket, ``maxfds`` out of range.
+        ValueError: a blocking socket, ``max_fds`` out of range.
         TypeError: the reader has no socket transport.
         TimeoutError: the socket's timeout expired.
     """
     if not isinstance(reader_or_socket, asyncio.StreamReader):
         received: tuple[bytes, ReceivedFds] = await call_on_socket(
-            reader_or_socket, False, _recv_fds, bufsize, maxfds
+            reader_or_socket, False, _recv_fds, bufsize, max_fds
         )
         return received
     reader = reader_or_socket
@@ -117,7 +117,7 @@ async def recv_fds(
     if paused_here:
         transport.pause_reading()
     try:
-        received = await call_on_fd(fileno_of(sock), False, _recv_fds, sock, bufsize, maxfds)
+        received = await call_on_fd(fileno_of(sock), False, _recv_fds, sock, bufsize, max_fds)
     finally:
         if paused_here and not transport.is_closing():
             transport.resume_reading()

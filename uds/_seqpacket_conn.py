@@ -60,7 +60,7 @@ _recvmsg_into = _socket.socket.recvmsg_into
 
 _C = TypeVar("_C", bound="_SeqpacketConn")
 _Ancillary = Sequence[Tuple[int, int, Union[bytes, "array[int]"]]]
-# The control-buffer size for each valid maxfds, as fds_space() computes it.
+# The control-buffer size for each valid max_fds, as fds_space() computes it.
 _FDS_SPACE = {count: fds_space(count) for count in range(_SCM_MAX_FD + 1)}
 
 
