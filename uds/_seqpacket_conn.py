@@ -22,15 +22,13 @@ from __future__ import annotations
 import _socket
 import errno
 import os
-from array import array
-from typing import Iterable, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Iterable, Optional, Sequence, TypeVar
 
 from uds import _platform
 from uds import _seqpacket as _core
 from uds._addr import AddrLike, UnixSocketAddr
 from uds._ancillary import Buffer, WritableBuffer, as_buffers
 from uds._bind import PathLike
-from uds._cmsg import fds_space
 from uds._credentials import (
     ConnCredentials,
     initial_peer_credentials,
@@ -43,25 +41,14 @@ __all__ = ["UnixSeqpacketConn", "NonblockingUnixSeqpacketConn"]
 
 _sys = _platform.current
 _SEND_FLAGS = _platform.SEQPACKET_SEND_FLAGS
-_RECV_FLAGS = _platform.RECV_FLAGS
-_SCM_MAX_FD = _platform.SCM_MAX_FD
 _MSG_TRUNC: int = _sys.MSG_TRUNC
 _MSG_PEEK: int = _sys.MSG_PEEK
 _MSG_DONTWAIT: int = _sys.MSG_DONTWAIT
-_SOL_SOCKET: int = _sys.SOL_SOCKET
-_SCM_RIGHTS: int = _sys.SCM_RIGHTS
 _NO_ANCILLARY: tuple[()] = ()
-_send = _socket.socket.send
 _sendmsg = _socket.socket.sendmsg
-_recv = _socket.socket.recv
-_recv_into = _socket.socket.recv_into
-_recvmsg = _socket.socket.recvmsg
 _recvmsg_into = _socket.socket.recvmsg_into
 
 _C = TypeVar("_C", bound="_SeqpacketConn")
-_Ancillary = Sequence[Tuple[int, int, Union[bytes, "array[int]"]]]
-# The control-buffer size for each valid max_fds, as fds_space() computes it.
-_FDS_SPACE = {count: fds_space(count) for count in range(_SCM_MAX_FD + 1)}
 
 
 class _SeqpacketConn(SeqpacketIO, _core.SeqpacketSocket):
