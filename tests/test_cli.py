@@ -82,7 +82,9 @@ def wait_bound(
 
 
 def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # SIGHUP too: under nohup it arrives ignored, and the CLI keeps ignored signals ignored.
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 @contextmanager
@@ -94,8 +96,8 @@ def uds_process(*args: str) -> Iterator[subprocess.Popen[bytes]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         # A shell's background job (CI often is one) inherits SIGINT ignored, and
-        # Python then installs no KeyboardInterrupt handler: give the CLI the
-        # default disposition an interactive user's terminal gives it.
+        # Python then installs no KeyboardInterrupt handler (nohup ignores SIGHUP):
+        # give the CLI the default dispositions an interactive user's terminal gives it.
         preexec_fn=_default_sigint,
     )
     with process:
